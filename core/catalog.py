@@ -1,0 +1,169 @@
+"""The model catalog: stable names, labels, descriptions and Pipeline factories.
+
+Every factory returns an unfitted scikit-learn Pipeline that takes raw (n, 784) uint8
+pixels, so callers never preprocess by hand. Hyperparameters and why they were chosen are
+in the README ("Model catalog"); :data:`CATALOG_VERSION` changes whenever a factory does,
+which invalidates cached artifacts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sklearn.decomposition import PCA
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import SVC
+
+from core.preprocessing import Deskew, scale_pixels
+
+__all__ = ["ModelSpec", "MODELS", "MODEL_NAMES", "AUGMENTATIONS", "get_spec", "build_pipeline", "UnknownModelError"]
+
+#: Bump when any factory, default parameter or preprocessing step changes.
+CATALOG_VERSION = "1"
+
+#: Training-set augmentations a user can switch on per model (see core.preprocessing).
+AUGMENTATIONS: tuple[str, ...] = ("none", "shifts", "shifts+rotations")
+
+N_JOBS = -1  # use both cores where the estimator can
+
+
+class UnknownModelError(KeyError):
+    """A model name not in the catalog; the message lists the valid names."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One catalog entry.
+
+    ``factory(params, random_state)`` returns the final estimator; :func:`build_pipeline`
+    puts the preprocessing in front. ``pca`` is the number of PCA components (None: none).
+    """
+
+    name: str
+    label: str
+    description: str
+    factory: Callable[[dict[str, Any], int], Any]
+    params: dict[str, Any] = field(default_factory=dict)
+    pca: int | None = None
+    deskew: bool = True
+    augment: str = "none"
+    has_proba: bool = True
+
+    @property
+    def score_kind(self) -> str:
+        """``"probability"`` (predict_proba) or ``"decision score"`` (decision_function)."""
+        return "probability" if self.has_proba else "decision score"
+
+
+def _sgd(p: dict, rs: int):
+    return SGDClassifier(loss="hinge", random_state=rs, n_jobs=N_JOBS, **p)
+
+
+def _rf(p: dict, rs: int):
+    return RandomForestClassifier(random_state=rs, n_jobs=N_JOBS, **p)
+
+
+def _knn(p: dict, rs: int):
+    return KNeighborsClassifier(n_jobs=N_JOBS, **p)
+
+
+def _logreg(p: dict, rs: int):
+    return LogisticRegression(random_state=rs, **p)
+
+
+def _svc_ovo(p: dict, rs: int):
+    return SVC(kernel="rbf", decision_function_shape="ovr", random_state=rs, **p)
+
+
+def _svc_ovr(p: dict, rs: int):
+    return OneVsRestClassifier(SVC(kernel="rbf", random_state=rs, **p), n_jobs=N_JOBS)
+
+
+def _mlp(p: dict, rs: int):
+    return MLPClassifier(random_state=rs, **p)
+
+
+_SPECS = [
+    ModelSpec(
+        "sgd", "SGD (hinge)",
+        "Linear SVM trained by stochastic gradient descent on deskewed pixels scaled to 0-1.",
+        _sgd, {"alpha": 1e-4, "max_iter": 15, "tol": 1e-3}, has_proba=False,
+    ),
+    ModelSpec(
+        "random_forest", "Random forest",
+        "100 fully grown trees on deskewed pixels.",
+        _rf, {"n_estimators": 100},
+    ),
+    ModelSpec(
+        "knn", "KNN",
+        "4 nearest neighbours, distance-weighted, in a 35-component PCA space of deskewed digits.",
+        _knn, {"n_neighbors": 4, "weights": "distance"}, pca=35,
+    ),
+    ModelSpec(
+        "logreg", "Logistic regression",
+        "Multinomial logistic regression (lbfgs) on deskewed pixels scaled to 0-1.",
+        _logreg, {"max_iter": 100, "C": 1.0},
+    ),
+    ModelSpec(
+        "svc_ovo", "SVC (RBF, one-vs-one)",
+        "RBF-kernel SVM, 45 pairwise classifiers, on 50 PCA components of deskewed digits.",
+        _svc_ovo, {"C": 10.0, "gamma": "scale"}, pca=50, has_proba=False,
+    ),
+    ModelSpec(
+        "svc_ovr", "SVC (RBF, one-vs-rest)",
+        "Ten RBF-kernel SVMs, each digit against the rest, on 50 PCA components of deskewed digits.",
+        _svc_ovr, {"C": 10.0, "gamma": "scale"}, pca=50, has_proba=False,
+    ),
+    ModelSpec(
+        "mlp", "MLP",
+        "Neural network, one hidden layer of 256 ReLUs, Adam with early stopping, on 100 PCA components of deskewed digits.",
+        _mlp, {"hidden_layer_sizes": (256,), "early_stopping": True, "max_iter": 200}, pca=100,
+    ),
+]
+
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
+MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The catalog entry called ``name``; raises :class:`UnknownModelError` listing valid names."""
+    try:
+        return MODELS[name]
+    except (KeyError, TypeError):
+        raise UnknownModelError(
+            f"unknown model {name!r}; valid names are: {', '.join(MODEL_NAMES)}."
+        ) from None
+
+
+def build_pipeline(
+    name: str,
+    *,
+    deskew: bool | None = None,
+    params: dict[str, Any] | None = None,
+    random_state: int = 0,
+) -> Pipeline:
+    """An unfitted Pipeline for catalog model ``name`` taking (n, 784) uint8 pixels.
+
+    ``deskew`` overrides the entry's default; ``params`` override its estimator parameters.
+    """
+    spec = get_spec(name)
+    use_deskew = spec.deskew if deskew is None else bool(deskew)
+    merged = {**spec.params, **(params or {})}
+    steps: list[tuple[str, Any]] = []
+    if use_deskew:
+        steps.append(("deskew", Deskew()))
+    steps.append(("scale", FunctionTransformer(scale_pixels, feature_names_out="one-to-one")))
+    if spec.pca:
+        steps.append(("pca", PCA(n_components=spec.pca, random_state=random_state)))
+    steps.append(("model", spec.factory(merged, random_state)))
+    return Pipeline(steps)

@@ -1,0 +1,111 @@
+"""Command line: ``python -m core train|evaluate``.
+
+``train`` fits the catalog models that are not cached yet (with a progress bar) and prints
+a table; ``evaluate`` prints the same table from the cache without training anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+
+import pandas as pd
+from tqdm import tqdm
+
+from core.catalog import AUGMENTATIONS, MODEL_NAMES, UnknownModelError, get_spec
+from core.data import SOURCES, DataSourceError, load_mnist
+from core.evaluation import predict_test, summary_row
+from core.idx import IdxFormatError
+from core.training import ArtifactWarning, TrainOptions, load_cached_model, models_dir, train_model
+
+TABLE_COLUMNS = {
+    "label": "model",
+    "accuracy": "accuracy %",
+    "macro_f1": "macro F1 %",
+    "fit_s": "fit s",
+    "predict_ms_per_digit": "predict ms/digit",
+    "size_mb": "size MB",
+    "options": "options",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate}")
+    for name, help_text in (("train", "train missing models, then print the table"),
+                            ("evaluate", "print the table from cached models; train nothing")):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--models", nargs="+", metavar="NAME", default=list(MODEL_NAMES),
+                       help=f"models to include (default: all): {', '.join(MODEL_NAMES)}")
+        p.add_argument("--source", choices=SOURCES, default="auto", help="data source (default: auto)")
+        p.add_argument("--mnist-dir", help="folder of IDX files (default: $MNIST_DIR)")
+        p.add_argument("--models-dir", help="artifact folder (default: $MODELS_DIR or ./models)")
+        p.add_argument("--augment", choices=AUGMENTATIONS, help="training-set augmentation (default: per model)")
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--deskew", dest="deskew", action="store_true", default=None, help="force deskewing on")
+        g.add_argument("--no-deskew", dest="deskew", action="store_false", help="force deskewing off")
+        p.add_argument("--max-train", type=int, help="train on a stratified subset of this many digits")
+        p.add_argument("--seed", type=int, default=0, help="random_state (default: 0)")
+        if name == "train":
+            p.add_argument("--force", action="store_true", help="retrain even when cached")
+    return parser
+
+
+def format_table(rows: list[dict]) -> str:
+    """The leaderboard as aligned text (accuracy and F1 in percent)."""
+    frame = pd.DataFrame(rows)[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
+    frame["accuracy %"] = (frame["accuracy %"] * 100).round(2)
+    frame["macro F1 %"] = (frame["macro F1 %"] * 100).round(2)
+    frame["fit s"] = frame["fit s"].round(1)
+    frame["predict ms/digit"] = frame["predict ms/digit"].round(3)
+    frame["size MB"] = frame["size MB"].round(1)
+    return frame.to_string(index=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        for name in args.models:
+            get_spec(name)
+        data = load_mnist(args.source, mnist_dir=args.mnist_dir)
+        options = TrainOptions(deskew=args.deskew, augment=args.augment, max_train=args.max_train)
+        for name in args.models:
+            options.resolved(name)
+        folder = models_dir(args.models_dir)
+    except (UnknownModelError, ValueError, DataSourceError, IdxFormatError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"data: {data.description} [{data.reason}; fingerprint {data.fingerprint}]")
+    print(f"models: {folder.resolve()}")
+
+    rows, missing = [], []
+    bar = tqdm(args.models, desc=args.command, unit="model", file=sys.stderr, disable=None)
+    for name in bar:
+        bar.set_postfix_str(name)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ArtifactWarning)
+            if args.command == "train":
+                model = train_model(name, data=data, options=options, random_state=args.seed,
+                                    models_path=folder, force=args.force,
+                                    on_status=lambda msg: bar.set_postfix_str(msg))
+            else:
+                model = load_cached_model(name, data=data, options=options, random_state=args.seed, models_path=folder)
+        for w in caught:
+            tqdm.write(f"warning: {w.message}", file=sys.stderr)
+        if model is None:
+            missing.append(name)
+            continue
+        source = "cache" if model.from_cache else f"trained in {model.record.fit_seconds:.1f} s"
+        tqdm.write(f"{name}: {source}", file=sys.stderr)
+        bar.set_postfix_str(f"{name}: evaluating")
+        rows.append(summary_row(model, predict_test(model, data)))
+    bar.close()
+    if rows:
+        print(format_table(rows))
+    if missing:
+        print(f"not trained yet: {', '.join(missing)} (run: python -m core train --models {' '.join(missing)})")
+        return 1 if not rows else 0
+    return 0

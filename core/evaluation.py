@@ -1,0 +1,332 @@
+"""Evaluation of a fitted model on the test set: metrics, confusion cells, thresholds.
+
+:func:`predict_test` runs the model on the test set once and caches the predictions beside
+the artifact; everything else here is plain computation on arrays and returns numbers,
+arrays or DataFrames.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics
+
+from core.data import MnistData, fingerprint_arrays
+from core.training import TrainedModel
+
+__all__ = [
+    "TestPredictions",
+    "predict_test",
+    "model_scores",
+    "accuracy",
+    "classification_table",
+    "confusion",
+    "cell_indices",
+    "top_confusions",
+    "top_k",
+    "BinaryAnalysis",
+    "binary_analysis",
+    "threshold_metrics",
+    "threshold_for",
+    "training_curve",
+    "summary_row",
+    "predict_digit",
+]
+
+DIGITS = np.arange(10)
+
+
+@dataclass(frozen=True)
+class TestPredictions:
+    """A model's output on the test set.
+
+    ``y_true``, ``y_pred``: (n,) int; ``scores``: (n, 10) float, one column per digit, which
+    are probabilities when ``score_kind == "probability"`` and decision-function values
+    otherwise; ``predict_seconds``: wall time for the whole set; ``latency_ms``: median
+    time of one single-digit predict call.
+    """
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    scores: np.ndarray
+    score_kind: str
+    predict_seconds: float
+    latency_ms: float
+
+    @property
+    def per_digit_ms(self) -> float:
+        return 1000.0 * self.predict_seconds / max(len(self.y_true), 1)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """The score of the predicted class, (n,)."""
+        return self.scores[np.arange(len(self.y_pred)), self.y_pred]
+
+
+def model_scores(pipeline, X: np.ndarray) -> tuple[np.ndarray, str]:
+    """Per-digit scores, (n, 10), and their kind (``"probability"`` or ``"decision score"``)."""
+    if hasattr(pipeline, "predict_proba"):  # False for hinge SGD and SVC without probability
+        return np.asarray(pipeline.predict_proba(X), dtype=np.float64), "probability"
+    scores = np.asarray(pipeline.decision_function(X), dtype=np.float64)
+    return scores, "decision score"
+
+
+def _predict(pipeline, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    scores, kind = model_scores(pipeline, X)
+    classes = np.asarray(pipeline.classes_)
+    return classes[np.argmax(scores, axis=1)].astype(np.int64), scores, kind
+
+
+def _latency_ms(pipeline, X: np.ndarray, *, repeats: int = 7) -> float:
+    one = X[:1]
+    pipeline.predict(one)  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        pipeline.predict(one)
+        times.append(time.perf_counter() - start)
+    return 1000.0 * float(np.median(times))
+
+
+def _predictions_path(model: TrainedModel) -> Path:
+    return model.path.with_name(model.path.name.removesuffix(".joblib") + ".predictions.npz")
+
+
+def predict_test(model: TrainedModel, data: MnistData, *, use_cache: bool = True) -> TestPredictions:
+    """Predict ``data.X_test`` (n, 784) with ``model``; cached beside the artifact.
+
+    A cache file for other test data, or an unreadable one, is ignored and rewritten.
+    """
+    path = _predictions_path(model)
+    test_fp = fingerprint_arrays(data.X_test, data.y_test)
+    if use_cache and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if str(f["test_fingerprint"]) == test_fp and str(f["model_sha256"]) == model.record.model_sha256:
+                    return TestPredictions(
+                        y_true=data.y_test, y_pred=f["y_pred"], scores=f["scores"],
+                        score_kind=str(f["score_kind"]), predict_seconds=float(f["predict_seconds"]),
+                        latency_ms=float(f["latency_ms"]),
+                    )
+        except Exception:  # unreadable cache: recompute below
+            pass
+    start = time.perf_counter()
+    y_pred, scores, kind = _predict(model.pipeline, data.X_test)
+    seconds = time.perf_counter() - start
+    preds = TestPredictions(data.y_test, y_pred, scores, kind, seconds, _latency_ms(model.pipeline, data.X_test))
+    if model.path.parent.is_dir():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(
+                    f, y_pred=y_pred, scores=scores, score_kind=kind, predict_seconds=seconds,
+                    latency_ms=preds.latency_ms, test_fingerprint=test_fp,
+                    model_sha256=model.record.model_sha256,
+                )
+            os.replace(tmp, path)
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+    return preds
+
+
+# ------------------------------------------------------------------ multiclass
+
+
+def accuracy(preds: TestPredictions) -> float:
+    return float(np.mean(preds.y_true == preds.y_pred))
+
+
+def classification_table(preds: TestPredictions) -> pd.DataFrame:
+    """Per-digit precision, recall, F1 and support, plus a ``macro avg`` row; 11 rows."""
+    p, r, f, s = metrics.precision_recall_fscore_support(
+        preds.y_true, preds.y_pred, labels=DIGITS, zero_division=0
+    )
+    table = pd.DataFrame({"precision": p, "recall": r, "f1": f, "support": s}, index=[str(d) for d in DIGITS])
+    table.loc["macro avg"] = [p.mean(), r.mean(), f.mean(), s.sum()]
+    table["support"] = table["support"].astype(int)
+    table.index.name = "digit"
+    return table
+
+
+def confusion(preds: TestPredictions, *, normalize: str | None = None) -> np.ndarray:
+    """10x10 confusion matrix, rows true digits, columns predictions.
+
+    ``normalize``: None (counts), ``"true"`` (rows sum to 1) or ``"errors"`` (counts with
+    the diagonal zeroed).
+    """
+    if normalize not in (None, "true", "errors"):
+        raise ValueError(f"normalize={normalize!r}; use None, 'true' or 'errors'.")
+    cm = metrics.confusion_matrix(preds.y_true, preds.y_pred, labels=DIGITS)
+    if normalize == "true":
+        rows = cm.sum(axis=1, keepdims=True)
+        return np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+    if normalize == "errors":
+        cm = cm.copy()
+        np.fill_diagonal(cm, 0)
+    return cm
+
+
+def cell_indices(preds: TestPredictions, true: int, predicted: int, *, most_confident_first: bool | None = None) -> np.ndarray:
+    """Test indices with label ``true`` predicted as ``predicted``, sorted by the model's
+    confidence in its prediction: most confident first for mistakes, least confident
+    first on the diagonal (override with ``most_confident_first``). Shape (cell count,).
+    """
+    for name, value in (("true", true), ("predicted", predicted)):
+        if not 0 <= int(value) <= 9:
+            raise ValueError(f"{name}={value!r} is not a digit 0-9.")
+    idx = np.flatnonzero((preds.y_true == true) & (preds.y_pred == predicted))
+    desc = (true != predicted) if most_confident_first is None else most_confident_first
+    conf = preds.confidence[idx]
+    order = np.argsort(-conf if desc else conf, kind="stable")
+    return idx[order]
+
+
+def top_confusions(preds: TestPredictions, *, k: int = 10) -> pd.DataFrame:
+    """The ``k`` largest off-diagonal cells: columns true, predicted, count, share_of_true."""
+    cm = confusion(preds, normalize="errors")
+    rows = cm.sum(axis=1) + np.diag(confusion(preds))
+    flat = [(int(cm[i, j]), i, j) for i in range(10) for j in range(10) if i != j and cm[i, j] > 0]
+    flat.sort(key=lambda t: (-t[0], t[1], t[2]))
+    return pd.DataFrame(
+        [{"true": i, "predicted": j, "count": c, "share_of_true": c / rows[i] if rows[i] else 0.0} for c, i, j in flat[:k]],
+        columns=["true", "predicted", "count", "share_of_true"],
+    )
+
+
+def top_k(scores: np.ndarray, *, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """For scores (n, 10): the k best digits (n, k) and their scores (n, k), best first."""
+    scores = np.atleast_2d(scores)
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(scores, order, axis=1)
+
+
+def summary_row(model: TrainedModel, preds: TestPredictions) -> dict:
+    """One leaderboard row: model, accuracy, macro precision/recall/F1, timings, size."""
+    table = classification_table(preds)
+    macro = table.loc["macro avg"]
+    return {
+        "model": model.record.name,
+        "label": model.record.label,
+        "accuracy": accuracy(preds),
+        "macro_precision": float(macro["precision"]),
+        "macro_recall": float(macro["recall"]),
+        "macro_f1": float(macro["f1"]),
+        "fit_s": model.record.fit_seconds,
+        "predict_ms_per_digit": preds.per_digit_ms,
+        "latency_ms": preds.latency_ms,
+        "size_mb": model.record.model_mb,
+        "options": model.record.options_summary(),
+        "n_train": model.record.n_train,
+    }
+
+
+def training_curve(pipeline) -> pd.DataFrame | None:
+    """Per-epoch ``loss`` and ``validation_score`` of an MLP (None for other models)."""
+    final = pipeline[-1] if hasattr(pipeline, "steps") else pipeline
+    loss = getattr(final, "loss_curve_", None)
+    if loss is None:
+        return None
+    val = getattr(final, "validation_scores_", None) or [np.nan] * len(loss)
+    return pd.DataFrame({"epoch": np.arange(1, len(loss) + 1), "loss": loss, "validation_score": val[: len(loss)]})
+
+
+# ---------------------------------------------------------------------- binary
+
+
+@dataclass(frozen=True)
+class BinaryAnalysis:
+    """One-vs-rest view of a multiclass model for ``digit``.
+
+    ``y``: (n,) bool, true when the digit is ``digit``; ``scores``: (n,) the model's score
+    for ``digit``; ``pr``: DataFrame threshold/precision/recall/f1 (one row per distinct
+    score); ``roc``: DataFrame threshold/fpr/tpr; ``auc``: ROC AUC; ``average_precision``.
+    """
+
+    digit: int
+    score_kind: str
+    y: np.ndarray
+    scores: np.ndarray
+    pr: pd.DataFrame
+    roc: pd.DataFrame
+    auc: float
+    average_precision: float
+
+
+def binary_analysis(preds: TestPredictions, digit: int) -> BinaryAnalysis:
+    """Precision-recall and ROC curves of the ``digit``-vs-rest detector."""
+    if not 0 <= int(digit) <= 9:
+        raise ValueError(f"digit={digit!r} is not a digit 0-9.")
+    y = preds.y_true == digit
+    s = preds.scores[:, digit]
+    precision, recall, thr = metrics.precision_recall_curve(y, s)
+    precision, recall = precision[:-1], recall[:-1]
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
+    pr = pd.DataFrame({"threshold": thr, "precision": precision, "recall": recall, "f1": f1})
+    fpr, tpr, roc_thr = metrics.roc_curve(y, s)
+    roc = pd.DataFrame({"threshold": roc_thr, "fpr": fpr, "tpr": tpr})
+    return BinaryAnalysis(
+        digit=int(digit), score_kind=preds.score_kind, y=y, scores=s, pr=pr, roc=roc,
+        auc=float(metrics.roc_auc_score(y, s)), average_precision=float(metrics.average_precision_score(y, s)),
+    )
+
+
+def threshold_metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """Predict positive where ``scores >= threshold``; precision, recall, F1, fpr and the
+    2x2 counts tp, fp, fn, tn. Precision is 1.0 when nothing is predicted positive."""
+    y = np.asarray(y, dtype=bool)
+    pos = np.asarray(scores) >= threshold
+    tp = int(np.sum(pos & y))
+    fp = int(np.sum(pos & ~y))
+    fn = int(np.sum(~pos & y))
+    tn = int(np.sum(~pos & ~y))
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    fpr = fp / (fp + tn) if fp + tn else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "fpr": fpr, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+
+
+def threshold_for(analysis: BinaryAnalysis, *, precision: float | None = None, recall: float | None = None) -> float | None:
+    """The lowest threshold whose precision reaches ``precision``, or the highest whose
+    recall reaches ``recall`` (give exactly one). None when no threshold reaches it."""
+    if (precision is None) == (recall is None):
+        raise ValueError("give exactly one of precision= or recall=.")
+    target = precision if precision is not None else recall
+    if not 0.0 <= float(target) <= 1.0:
+        raise ValueError(f"target {target!r} must be between 0 and 1.")
+    pr = analysis.pr
+    if precision is not None:
+        ok = np.flatnonzero(pr["precision"].to_numpy() >= precision)
+        return float(pr["threshold"].iloc[ok[0]]) if ok.size else None
+    ok = np.flatnonzero(pr["recall"].to_numpy() >= recall)
+    return float(pr["threshold"].iloc[ok[-1]]) if ok.size else None
+
+
+def predict_digit(models: list[TrainedModel], pixels: np.ndarray, *, k: int = 3) -> pd.DataFrame:
+    """Every model's answer for one digit ``pixels`` (784,) or (28, 28) uint8.
+
+    One row per model, in the order given: name, label, prediction, score_kind, and
+    ``top_digits`` / ``top_scores`` (lists of length ``k``, best first).
+    """
+    x = np.asarray(pixels).reshape(1, 784)
+    rows = []
+    for model in models:
+        scores, kind = model_scores(model.pipeline, x)
+        digits, values = top_k(scores, k=k)
+        classes = np.asarray(model.pipeline.classes_)
+        rows.append({
+            "model": model.record.name,
+            "label": model.record.label,
+            "prediction": int(classes[digits[0, 0]]),
+            "score_kind": kind,
+            "top_digits": [int(classes[d]) for d in digits[0]],
+            "top_scores": [float(v) for v in values[0]],
+        })
+    return pd.DataFrame(rows, columns=["model", "label", "prediction", "score_kind", "top_digits", "top_scores"])
