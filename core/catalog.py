@@ -97,12 +97,12 @@ _SPECS = [
     ModelSpec(
         "sgd", "SGD (hinge)",
         "Linear SVM trained by stochastic gradient descent on deskewed pixels scaled to 0-1.",
-        _sgd, {"alpha": 1e-4, "max_iter": 15, "tol": 1e-3}, has_proba=False,
+        _sgd, {"alpha": 1e-4, "max_iter": 10, "tol": 1e-3}, has_proba=False,
     ),
     ModelSpec(
         "random_forest", "Random forest",
-        "100 fully grown trees on deskewed pixels.",
-        _rf, {"n_estimators": 100},
+        "60 fully grown trees on deskewed pixels.",
+        _rf, {"n_estimators": 60},
     ),
     ModelSpec(
         "knn", "KNN",
@@ -112,7 +112,7 @@ _SPECS = [
     ModelSpec(
         "logreg", "Logistic regression",
         "Multinomial logistic regression (lbfgs) on deskewed pixels scaled to 0-1.",
-        _logreg, {"max_iter": 100, "C": 1.0},
+        _logreg, {"max_iter": 50, "C": 1.0},
     ),
     ModelSpec(
         "svc_ovo", "SVC (RBF, one-vs-one)",
