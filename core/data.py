@@ -10,7 +10,6 @@ import hashlib
 import logging
 import os
 import socket
-import tempfile
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Literal
 
 import numpy as np
 
+from core.fileio import atomic_save_npz
 from core.idx import IDX_FILES, IdxFormatError, find_idx_file, read_idx_pair
 
 __all__ = [
@@ -143,18 +143,6 @@ def _openml_reachable(timeout: float) -> bool:
         return False
 
 
-def _atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def openml_cached(*, data_home: str | os.PathLike | None = None) -> bool:
     """Whether a converted OpenML copy is already on disk (no network needed)."""
     home = Path(data_home) if data_home else default_data_home()
@@ -199,7 +187,7 @@ def load_openml(*, data_home: str | os.PathLike | None = None, timeout: float = 
         socket.setdefaulttimeout(old_timeout)
     X = np.asarray(X, dtype=np.uint8)
     y = np.asarray(y).astype(np.int64)
-    _atomic_save_npz(npz, X=X, y=y)
+    atomic_save_npz(npz, X=X, y=y)
     return MnistData(X[:60000], y[:60000], X[60000:], y[60000:], "openml", "", str(npz))
 
 

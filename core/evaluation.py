@@ -7,8 +7,6 @@ arrays or DataFrames.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ import pandas as pd
 from sklearn import metrics
 
 from core.data import MnistData, fingerprint_arrays
+from core.fileio import atomic_save_npz
 from core.training import TrainedModel
 
 __all__ = [
@@ -120,18 +119,13 @@ def predict_test(model: TrainedModel, data: MnistData, *, use_cache: bool = True
     y_pred, scores, kind = _predict(model.pipeline, data.X_test)
     seconds = time.perf_counter() - start
     preds = TestPredictions(data.y_test, y_pred, scores, kind, seconds, _latency_ms(model.pipeline, data.X_test))
-    if model.path.parent.is_dir():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(
-                    f, y_pred=y_pred, scores=scores, score_kind=kind, predict_seconds=seconds,
-                    latency_ms=preds.latency_ms, test_fingerprint=test_fp,
-                    model_sha256=model.record.model_sha256,
-                )
-            os.replace(tmp, path)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
+    try:
+        atomic_save_npz(
+            path, y_pred=y_pred, scores=scores, score_kind=kind, predict_seconds=seconds,
+            latency_ms=preds.latency_ms, test_fingerprint=test_fp, model_sha256=model.record.model_sha256,
+        )
+    except OSError:  # a read-only models folder still gets its predictions, just uncached
+        pass
     return preds
 
 

@@ -16,11 +16,11 @@ lock per key makes concurrent trainers of the same key wait for one another.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
 import platform
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -35,6 +35,7 @@ from filelock import FileLock
 
 from core.catalog import AUGMENTATIONS, CATALOG_VERSION, build_pipeline, get_spec
 from core.data import MnistData
+from core.fileio import atomic_write_bytes
 from core.preprocessing import augment_rotations, augment_shifts
 
 __all__ = [
@@ -47,7 +48,6 @@ __all__ = [
     "train_model",
     "load_cached_model",
     "cached_record",
-    "atomic_write_bytes",
 ]
 
 log = logging.getLogger(__name__)
@@ -168,20 +168,6 @@ def artifact_key(name: str, *, data: MnistData, options: TrainOptions | None = N
         default=str,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to a temp file beside ``path``, fsync it, and rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _sha256_file(path: Path) -> str:
@@ -359,10 +345,9 @@ def train_model(
                 notes.append(f"{spec.label}: stopped at its iteration budget before full convergence.")
         say(f"saving {spec.label}")
         _discard(paths)
-        with tempfile.SpooledTemporaryFile(max_size=1 << 30) as buf:
-            joblib.dump(pipeline, buf)
-            buf.seek(0)
-            payload = buf.read()
+        buf = io.BytesIO()
+        joblib.dump(pipeline, buf)
+        payload = buf.getvalue()
         atomic_write_bytes(paths["model"], payload)
         record = ModelRecord(
             name=name,

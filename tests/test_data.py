@@ -49,12 +49,13 @@ def test_auto_falls_back_to_sample_offline(tmp_path, monkeypatch):
 
 
 def test_openml_cache_is_used_and_corrupt_cache_is_dropped(tmp_path, sample_data, monkeypatch):
-    from core.data import _atomic_save_npz, _openml_npz
+    from core.data import _openml_npz
+    from core.fileio import atomic_save_npz
 
     npz = _openml_npz(tmp_path)
     X = np.concatenate([np.tile(sample_data.X_train, (15, 1)), np.tile(sample_data.X_test, (10, 1))])
     y = np.concatenate([np.tile(sample_data.y_train, 15), np.tile(sample_data.y_test, 10)])
-    _atomic_save_npz(npz, X=X, y=y)
+    atomic_save_npz(npz, X=X, y=y)
     monkeypatch.delenv("MNIST_DIR", raising=False)
     d = load_mnist(data_home=tmp_path)
     assert d.source == "openml" and "cached" in d.reason
