@@ -54,11 +54,12 @@ def deskew(X: np.ndarray) -> np.ndarray:
         imgs = X[start : start + _CHUNK].reshape(-1, _SIDE, _SIDE).astype(np.float32)
         m = imgs.shape[0]
         c_r, c_c, alpha = _skew_params(imgs.astype(np.float64))
-        # output(r, c) = input(r + c_r - 14, c + alpha * (r - 14) + c_c - 14)
-        in_r = grid_r[None] + (c_r - half)[:, None, None]
-        in_c = grid_c[None] + alpha[:, None, None] * (grid_r[None] - half) + (c_c - half)[:, None, None]
-        idx = np.broadcast_to(np.arange(m, dtype=np.float64)[:, None, None], in_r.shape)
-        warped = ndimage.map_coordinates(imgs, [idx, in_r, in_c], order=1, mode="constant", cval=0.0)
+        # output(r, c) = input(r + c_r - 14, c + alpha * (r - 14) + c_c - 14), image index exact
+        coords = np.empty((3, m, _SIDE, _SIDE), dtype=np.float64)
+        coords[0] = np.arange(m, dtype=np.float64)[:, None, None]
+        coords[1] = grid_r[None] + (c_r - half)[:, None, None]
+        coords[2] = grid_c[None] + alpha[:, None, None] * (grid_r[None] - half) + (c_c - half)[:, None, None]
+        warped = ndimage.map_coordinates(imgs, coords, order=1, mode="constant", cval=0.0)
         out[start : start + m] = np.clip(warped, 0, 255).reshape(m, -1)
     return out
 
