@@ -1,0 +1,370 @@
+"""Plotly figure builders for the dashboard.
+
+Every function takes plain data (NumPy arrays, DataFrames, numbers) and returns a
+``plotly.graph_objects.Figure``. Nothing here fits a model, reads files or imports
+Streamlit, so the figures can be tested (and reused in notebooks) on their own.
+
+The confusion matrix is a heatmap (colour and numbers) under a transparent scatter layer
+with one square marker per cell, point index ``row * 10 + col``. Plotly heatmap cells emit
+no selection events in ``st.plotly_chart``; the scatter points do, so clicking a cell
+selects its point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = [
+    "CONFUSION_CONFIG",
+    "CONFUSION_MODES",
+    "downsample_curve",
+    "plot_accuracy_bars",
+    "plot_accuracy_latency",
+    "plot_class_balance",
+    "plot_confusion_matrix",
+    "plot_f1_heatmap",
+    "plot_pr_curve",
+    "plot_roc_curve",
+    "plot_threshold_curves",
+    "plot_top3_bars",
+    "plot_training_curve",
+]
+
+#: Display modes of :func:`plot_confusion_matrix`.
+CONFUSION_MODES: dict[str, str] = {
+    "counts": "Counts",
+    "normalized": "Row-normalised (share of each true digit)",
+    "errors": "Errors only",
+}
+
+#: The ``config`` to pass to ``st.plotly_chart`` with the confusion matrix: with Plotly's
+#: default 500 ms, two quick clicks on different cells count as a double-click, which
+#: clears the selection.
+CONFUSION_CONFIG: dict = {"doubleClickDelay": 50, "displayModeBar": False, "scrollZoom": False}
+
+_ACCENT = "#d62728"
+_BLUE = "#1f77b4"
+_ORANGE = "#ff7f0e"
+_FONT = dict(size=13)
+_MAX_CURVE_POINTS = 2000
+
+
+def _base_layout(fig: go.Figure, *, height: int, title: str | None = None, **extra) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        title=dict(text=title, x=0, xanchor="left") if title else None,
+        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+        font=_FONT,
+        **extra,
+    )
+    return fig
+
+
+# ------------------------------------------------------------------ confusion
+
+
+def plot_confusion_matrix(
+    cm: np.ndarray,
+    *,
+    mode: str = "counts",
+    selected: tuple[int, int] | None = None,
+    height: int = 560,
+) -> go.Figure:
+    """A clickable confusion matrix from ``cm``, the (n, n) matrix of counts (rows true).
+
+    ``mode``: ``"counts"`` colours and labels cells by count; ``"normalized"`` by share of
+    the true digit's row; ``"errors"`` by count with the diagonal left blank so the mistakes
+    stand out. ``selected`` (row, col) gets an outline.
+
+    Trace 0 is the heatmap; trace 1 is the scatter of transparent square markers, one per
+    cell in row-major order (point index ``row * n + col``), whose ``customdata`` rows are
+    ``[true, predicted, count, share_of_row]``.
+    """
+    if mode not in CONFUSION_MODES:
+        raise ValueError(f"mode={mode!r}; use one of {', '.join(CONFUSION_MODES)}.")
+    counts = np.asarray(cm)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"cm must be a square matrix, got shape {counts.shape}.")
+    n = counts.shape[0]
+    rows = counts.sum(axis=1, keepdims=True).astype(float)
+    share = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+
+    if mode == "normalized":
+        z = share * 100
+        text = [[f"{v:.0f}%" if c else "" for v, c in zip(zr, cr)] for zr, cr in zip(z, counts)]
+        colorbar_title = "% of row"
+    else:
+        z = counts.astype(float)
+        text = [[str(int(c)) for c in cr] for cr in counts]
+        colorbar_title = "digits"
+    if mode == "errors":
+        z = z.copy()
+        np.fill_diagonal(z, np.nan)
+        text = [[("" if i == j else (t if counts[i, j] else "")) for j, t in enumerate(tr)] for i, tr in enumerate(text)]
+
+    digits = list(range(n))
+    heat = go.Heatmap(
+        z=z, x=digits, y=digits, text=text, texttemplate="%{text}",
+        colorscale="Blues" if mode != "errors" else "Reds",
+        colorbar=dict(title=dict(text=colorbar_title), thickness=12),
+        hoverinfo="skip", xgap=1, ygap=1, zmin=0,
+    )
+    ii, jj = np.divmod(np.arange(n * n), n)
+    custom = np.column_stack([ii, jj, counts.ravel(), np.round(share.ravel(), 6)])
+    cells = go.Scatter(
+        x=jj, y=ii, mode="markers",
+        marker=dict(symbol="square", size=30, color="rgba(0,0,0,0)", opacity=1, line=dict(width=0)),
+        # opacity 1 for both, or Plotly dims every other cell after a click; the clicked
+        # cell gets a translucent red fill in the browser without the figure changing.
+        selected=dict(marker=dict(opacity=1, color="rgba(214,39,40,0.35)")),
+        unselected=dict(marker=dict(opacity=1)),
+        customdata=custom,
+        text=[str(int(c)) for c in counts.ravel()],
+        hovertemplate=(
+            "true %{customdata[0]} → predicted %{customdata[1]}<br>"
+            "%{customdata[2]} digits (%{customdata[3]:.1%} of true %{customdata[0]})"
+            "<extra>click to see them</extra>"
+        ),
+        showlegend=False,
+        name="cells",
+    )
+    fig = go.Figure([heat, cells])
+    shapes = []
+    if selected is not None:
+        r, c = int(selected[0]), int(selected[1])
+        shapes.append(dict(
+            type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+            line=dict(color=_ACCENT, width=3), fillcolor="rgba(0,0,0,0)", layer="above",
+        ))
+    _base_layout(
+        fig, height=height,
+        clickmode="event+select", dragmode=False, hovermode="closest", hoverdistance=-1,
+        shapes=shapes, plot_bgcolor="white",
+    )
+    fig.update_xaxes(
+        title_text="predicted digit", tickmode="array", tickvals=digits, side="top",
+        range=[-0.5, n - 0.5], showgrid=False, zeroline=False, constrain="domain", fixedrange=True,
+    )
+    fig.update_yaxes(
+        title_text="true digit", tickmode="array", tickvals=digits, autorange=False,
+        range=[n - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1,
+        constrain="domain", fixedrange=True,
+    )
+    return fig
+
+
+# ----------------------------------------------------------------------- data
+
+
+def plot_class_balance(train_counts: Sequence[int], test_counts: Sequence[int]) -> go.Figure:
+    """Share of each digit in the training and test sets (grouped bars, hover shows counts)."""
+    fig = go.Figure()
+    for name, counts, color in (("train", train_counts, _BLUE), ("test", test_counts, _ORANGE)):
+        counts = np.asarray(counts, dtype=float)
+        total = counts.sum() or 1.0
+        fig.add_bar(
+            x=[str(d) for d in range(len(counts))], y=100 * counts / total, name=name, marker_color=color,
+            customdata=counts.astype(int), hovertemplate=f"{name}: digit %{{x}}<br>%{{y:.1f}}% (%{{customdata:,}} digits)<extra></extra>",
+        )
+    _base_layout(fig, height=300, barmode="group", legend=dict(orientation="h", y=1.1, x=0))
+    fig.update_xaxes(title_text="digit", type="category")
+    fig.update_yaxes(title_text="% of split", rangemode="tozero")
+    return fig
+
+
+# ----------------------------------------------------------------- comparison
+
+
+def _accuracy_se(acc: np.ndarray, n_test: int | None) -> np.ndarray | None:
+    if not n_test:
+        return None
+    return np.sqrt(acc * (1 - acc) / n_test)
+
+
+def plot_accuracy_bars(summary: pd.DataFrame, *, n_test: int | None = None) -> go.Figure:
+    """Horizontal accuracy bars, best on top.
+
+    ``summary`` has columns ``label`` and ``accuracy`` (0-1), one row per model. With
+    ``n_test``, each bar carries a 95% interval (±1.96 standard errors) so gaps that are
+    only noise are visible as such. The axis starts near the worst model, which the axis
+    title says.
+    """
+    frame = summary.sort_values("accuracy").reset_index(drop=True)
+    acc = frame["accuracy"].to_numpy(dtype=float)
+    se = _accuracy_se(acc, n_test)
+    # the value goes into the category label: text inside or beside a bar would clash with the
+    # whisker or sit left of a truncated axis
+    names = [f"{label}  <b>{100 * a:.2f}%</b>" for label, a in zip(frame["label"], acc)]
+    fig = go.Figure(go.Bar(
+        x=100 * acc, y=names, orientation="h", marker_color=_BLUE,
+        customdata=frame["label"],
+        error_x=dict(type="data", array=100 * 1.96 * se, color="#555", thickness=1.2) if se is not None else None,
+        hovertemplate="%{customdata}: %{x:.2f}%<extra></extra>",
+    ))
+    low = float(np.floor(max(0.0, 100 * acc.min() - 3)))
+    title = "test accuracy %" + (f" (axis starts at {low:g})" if low > 0 else "")
+    if se is not None:
+        title += ", 95% interval"
+    _base_layout(fig, height=max(220, 45 * len(frame) + 80))
+    fig.update_xaxes(title_text=title, range=[low, 100.5])
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
+def plot_f1_heatmap(f1: pd.DataFrame) -> go.Figure:
+    """Models x digits F1 heatmap. ``f1``: index model labels, 10 columns (digits), values 0-1."""
+    z = f1.to_numpy(dtype=float)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[str(c) for c in f1.columns], y=list(f1.index), colorscale="Viridis",
+        text=[[f"{v:.2f}" for v in row] for row in z], texttemplate="%{text}",
+        colorbar=dict(title=dict(text="F1"), thickness=12),
+        hovertemplate="%{y}, digit %{x}: F1 %{z:.3f}<extra></extra>", xgap=1, ygap=1,
+    ))
+    _base_layout(fig, height=max(220, 42 * len(f1) + 90))
+    fig.update_xaxes(title_text="digit", type="category", side="top")
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    return fig
+
+
+def plot_accuracy_latency(summary: pd.DataFrame, *, latency_column: str = "latency_ms") -> go.Figure:
+    """Accuracy against single-digit prediction latency (log axis); marker area = model size.
+
+    ``summary`` has columns ``label``, ``accuracy`` (0-1), ``size_mb`` and ``latency_column``.
+    """
+    size = summary["size_mb"].to_numpy(dtype=float)
+    x = summary[latency_column].to_numpy(dtype=float)
+    y = 100 * summary["accuracy"].to_numpy(dtype=float)
+    max_px = 60.0
+    sizeref = 2.0 * max(size.max(), 1e-6) / max_px**2
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+    fig = go.Figure()
+    # one trace per model: a legend names them, so labels never overlap on the plot
+    for k, label in enumerate(summary["label"]):
+        fig.add_scatter(
+            x=[x[k]], y=[y[k]], mode="markers", name=str(label),
+            marker=dict(size=[max(size[k], 1e-6)], sizemode="area", sizeref=sizeref, sizemin=6,
+                        color=palette[k % len(palette)], opacity=0.75, line=dict(color="#123", width=1)),
+            customdata=[[size[k]]],
+            hovertemplate=f"{label}<br>%{{y:.2f}}% accuracy<br>%{{x:.2f}} ms per digit<br>%{{customdata[0]:.1f}} MB<extra></extra>",
+        )
+    _base_layout(fig, height=420, legend=dict(itemsizing="constant"))
+    lx = np.log10(np.clip(x, 1e-6, None))
+    fig.update_xaxes(title_text="single-digit predict latency, ms (log scale)", type="log", dtick=1,
+                     range=[lx.min() - 0.35, lx.max() + 0.35])
+    pad = max(0.5, 0.15 * (y.max() - y.min()))
+    fig.update_yaxes(title_text="accuracy %", range=[y.min() - pad, y.max() + pad])
+    return fig
+
+
+def plot_training_curve(curve: pd.DataFrame, *, label: str = "MLP") -> go.Figure:
+    """Training loss (left axis) and validation accuracy (right axis) per epoch.
+
+    ``curve``: columns ``epoch``, ``loss``, ``validation_score`` (may be all NaN).
+    """
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=curve["epoch"], y=curve["loss"], name="training loss", mode="lines+markers",
+                             line=dict(color=_BLUE)), secondary_y=False)
+    if curve["validation_score"].notna().any():
+        fig.add_trace(go.Scatter(x=curve["epoch"], y=100 * curve["validation_score"], name="validation accuracy %",
+                                 mode="lines+markers", line=dict(color=_ORANGE)), secondary_y=True)
+    _base_layout(fig, height=360, title=f"{label}: training curve", legend=dict(orientation="h", y=-0.2, x=0))
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="loss", secondary_y=False)
+    fig.update_yaxes(title_text="validation accuracy %", secondary_y=True, tickformat=".0f", showgrid=False)
+    return fig
+
+
+# --------------------------------------------------------------------- binary
+
+
+def downsample_curve(frame: pd.DataFrame, *, max_points: int = _MAX_CURVE_POINTS) -> pd.DataFrame:
+    """At most ``max_points`` evenly spaced rows of ``frame``, always keeping the first and last."""
+    if len(frame) <= max_points:
+        return frame
+    keep = np.unique(np.linspace(0, len(frame) - 1, max_points).round().astype(int))
+    return frame.iloc[keep]
+
+
+def plot_threshold_curves(pr: pd.DataFrame, threshold: float, *, score_kind: str = "probability") -> go.Figure:
+    """Precision and recall against the threshold, with the current ``threshold`` marked.
+
+    ``pr``: columns ``threshold``, ``precision``, ``recall`` (as from binary_analysis).
+    """
+    pr = downsample_curve(pr)
+    fig = go.Figure()
+    fig.add_scatter(x=pr["threshold"], y=pr["precision"], name="precision", mode="lines", line=dict(color=_BLUE, width=2))
+    fig.add_scatter(x=pr["threshold"], y=pr["recall"], name="recall", mode="lines", line=dict(color=_ORANGE, width=2))
+    fig.add_vline(x=float(threshold), line=dict(color=_ACCENT, dash="dash", width=2))
+    fig.add_annotation(x=float(threshold), y=1.04, yref="y", text=f"threshold {threshold:.3g}", showarrow=False,
+                       font=dict(color=_ACCENT), xanchor="left")
+    _base_layout(fig, height=340, title="Precision and recall against the threshold",
+                 legend=dict(orientation="h", y=-0.25, x=0))
+    fig.update_xaxes(title_text=f"threshold on the {score_kind}")
+    fig.update_yaxes(range=[0, 1.08], title_text="")
+    return fig
+
+
+def plot_pr_curve(pr: pd.DataFrame, point: tuple[float, float], *, average_precision: float | None = None) -> go.Figure:
+    """Precision against recall; ``point`` = (recall, precision) at the current threshold."""
+    pr = downsample_curve(pr)
+    name = "PR curve" + (f" (AP {average_precision:.3f})" if average_precision is not None else "")
+    fig = go.Figure()
+    fig.add_scatter(x=pr["recall"], y=pr["precision"], mode="lines", name=name, line=dict(color=_BLUE, width=2),
+                    hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>")
+    fig.add_scatter(x=[point[0]], y=[point[1]], mode="markers", name="current threshold",
+                    marker=dict(color=_ACCENT, size=12, symbol="circle"),
+                    hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra>current threshold</extra>")
+    _base_layout(fig, height=340, title=name, legend=dict(orientation="h", y=-0.25, x=0))
+    fig.update_xaxes(title_text="recall", range=[0, 1.02])
+    fig.update_yaxes(title_text="precision", range=[0, 1.02])
+    return fig
+
+
+def plot_roc_curve(roc: pd.DataFrame, point: tuple[float, float], *, auc: float) -> go.Figure:
+    """True-positive rate against false-positive rate; ``point`` = (fpr, tpr) at the threshold."""
+    roc = downsample_curve(roc)
+    fig = go.Figure()
+    fig.add_scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name=f"ROC (AUC {auc:.4f})",
+                    line=dict(color=_BLUE, width=2), hovertemplate="FPR %{x:.4f}<br>TPR %{y:.3f}<extra></extra>")
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(color="#999", dash="dot"), hoverinfo="skip")
+    fig.add_scatter(x=[point[0]], y=[point[1]], mode="markers", name="current threshold",
+                    marker=dict(color=_ACCENT, size=12),
+                    hovertemplate="FPR %{x:.4f}<br>TPR %{y:.3f}<extra>current threshold</extra>")
+    _base_layout(fig, height=340, title=f"ROC curve, AUC {auc:.4f}", legend=dict(orientation="h", y=-0.25, x=0))
+    fig.update_xaxes(title_text="false-positive rate", range=[0, 1.02])
+    fig.update_yaxes(title_text="true-positive rate (recall)", range=[0, 1.02])
+    return fig
+
+
+# ---------------------------------------------------------------- prediction
+
+
+def plot_top3_bars(digits: Sequence[int], scores: Sequence[float], *, score_kind: str = "probability") -> go.Figure:
+    """A model's best digits as horizontal bars, best on top.
+
+    Probabilities are shown as percentages on a 0-100 axis; decision scores as raw values
+    (their scale differs between models) on an axis titled "decision score".
+    """
+    digits = [int(d) for d in digits]
+    scores = [float(s) for s in scores]
+    is_proba = score_kind == "probability"
+    values = [100 * s for s in scores] if is_proba else scores
+    text = [f"{v:.1f}%" if is_proba else f"{v:.2f}" for v in values]
+    colors = [_BLUE] + ["#9ecae1"] * (len(digits) - 1)
+    fig = go.Figure(go.Bar(
+        x=values, y=[f"digit {d}" for d in digits], orientation="h", text=text, textposition="auto",
+        marker_color=colors, hovertemplate="%{y}: %{text}<extra></extra>",
+    ))
+    _base_layout(fig, height=150, showlegend=False)
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10))
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    if is_proba:
+        fig.update_xaxes(range=[0, 100], title_text="probability %", title_standoff=2)
+    else:
+        fig.update_xaxes(title_text="decision score", title_standoff=2)
+    return fig

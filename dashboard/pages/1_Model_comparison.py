@@ -1,0 +1,114 @@
+"""Model comparison: leaderboard, accuracy bars, per-class F1, accuracy vs latency, MLP curve."""
+
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[2])  # the repo root, so `dashboard` and `core` import
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.plots import (
+    plot_accuracy_bars,
+    plot_accuracy_latency,
+    plot_f1_heatmap,
+    plot_training_curve,
+)
+from dashboard import cache
+from dashboard.components import require_data, require_models, setup_page, train_hint
+
+setup_page("Model comparison", "📊")
+st.title("Model comparison")
+data = require_data()
+statuses = require_models(data)
+
+models, problems = cache.load_models(statuses, data)
+for problem in problems:
+    st.warning(f"{problem} Retrain it on the Home page or with `{train_hint()}`.", icon=":material/warning:")
+if not models:
+    st.error("None of the saved models could be loaded; retrain them on the Home page.")
+    st.stop()
+
+labels = {name: m.record.label for name, m in models.items()}
+chosen = st.multiselect(
+    "Models to compare", list(models), default=list(models), format_func=labels.get, key="compare_models",
+)
+untrained = [s for s in cache.load_model_status(data) if not s.trained]
+if untrained:
+    st.caption("Not trained yet (train them on the Home page): " + ", ".join(s.label for s in untrained) + ".")
+if not chosen:
+    st.info("Pick at least one model above.")
+    st.stop()
+
+summaries = pd.DataFrame([cache.load_summary(models[n], data) for n in chosen])
+
+# ---------------------------------------------------------------- leaderboard
+st.subheader("Leaderboard")
+board = summaries.sort_values("accuracy", ascending=False)
+table = pd.DataFrame({
+    "model": board["label"],
+    "accuracy %": 100 * board["accuracy"],
+    "macro precision %": 100 * board["macro_precision"],
+    "macro recall %": 100 * board["macro_recall"],
+    "macro F1 %": 100 * board["macro_f1"],
+    "fit s": board["fit_s"],
+    "ms/digit": board["predict_ms_per_digit"],
+    "latency ms": board["latency_ms"],
+    "size MB": board["size_mb"],
+    "options": board["options"],
+    "trained on": board["n_train"],
+})
+pct = st.column_config.NumberColumn(format="%.2f")
+st.dataframe(
+    table, hide_index=True, key="leaderboard",
+    column_config={
+        "accuracy %": pct, "macro precision %": pct, "macro recall %": pct, "macro F1 %": pct,
+        "fit s": st.column_config.NumberColumn(format="%.1f", help="Training time."),
+        "ms/digit": st.column_config.NumberColumn(format="%.3f", help="Predicting the whole test set in one call, per digit."),
+        "latency ms": st.column_config.NumberColumn(format="%.2f", help="Median time of one predict call on a single digit."),
+        "size MB": st.column_config.NumberColumn(format="%.1f", help="Size of the saved model file."),
+        "options": st.column_config.TextColumn(help="Training options: deskewing, augmentation, subset."),
+        "trained on": st.column_config.NumberColumn(format="%d digits", help="Training-set size after augmentation."),
+    },
+)
+se = 100 * np.sqrt(0.97 * 0.03 / data.n_test)
+st.caption(
+    f"Scores on the {data.n_test:,} test digits. At ~97% accuracy the standard error is about "
+    f"±{se:.2f} points, so gaps smaller than ~{2 * se:.1f} points are within noise."
+)
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader("Accuracy")
+    st.plotly_chart(plot_accuracy_bars(summaries, n_test=data.n_test), key="accuracy_bars")
+with right:
+    st.subheader("Accuracy against speed and size")
+    st.plotly_chart(plot_accuracy_latency(summaries), key="accuracy_latency")
+    st.caption("Marker area is proportional to the saved model's size.")
+
+st.subheader("F1 score per digit")
+f1 = pd.DataFrame(
+    {labels[n]: cache.load_classification_table(models[n], data)["f1"].iloc[:10] for n in chosen}
+).T
+f1.columns = [str(c) for c in f1.columns]
+st.plotly_chart(plot_f1_heatmap(f1), key="f1_heatmap")
+st.caption("Rows are models, columns digits. Low cells show which digits a model finds hard.")
+
+st.subheader("MLP training curve")
+if "mlp" in chosen:
+    curve = cache.load_training_curve(models["mlp"])
+    if curve is None or curve.empty:
+        st.info("This MLP has no recorded training curve.")
+    else:
+        st.plotly_chart(plot_training_curve(curve, label=labels["mlp"]), key="mlp_curve")
+        st.caption(
+            f"{len(curve)} epochs. Loss on the training data; validation accuracy on the 10% of the "
+            "training set that early stopping holds out (training stops when it no longer improves)."
+        )
+elif "mlp" in models:
+    st.info("Add the MLP to the models above to see its training curve.")
+else:
+    st.info("The MLP is not trained yet; train it on the Home page to see its training curve.")

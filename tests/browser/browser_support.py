@@ -1,0 +1,152 @@
+"""Helpers for the browser tests: start/stop a Streamlit server, launch Chromium, and wait
+for the app to settle (see /work/shared/STACK_NOTES.md, "Testing")."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StreamlitServer:
+    """``streamlit run dashboard/Home.py`` on a free loopback port, logging to ``log_path``."""
+
+    def __init__(self, log_path: Path, env: dict[str, str]):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        cmd = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "dashboard" / "Home.py"),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(self.port),
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.read().decode().strip() == "ok":
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"streamlit did not become healthy in {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the server's own process group (start_new_session)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self._log.close()
+
+
+_SETTLED_JS = """
+() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app) return false;
+  if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-stale="true"]')) return false;
+  if (document.querySelector('[data-testid="stSpinner"]')) return false;
+  // lazily loaded element code (charts, tables) shows a skeleton until its chunk has loaded
+  if (document.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"], [data-testid="stAppSkeleton"]')) return false;
+  return true;
+}
+"""
+
+_WATCH_JS = """
+() => {
+  if (!window.__domWatch) {
+    window.__domWatch = {last: performance.now()};
+    new MutationObserver(() => { window.__domWatch.last = performance.now(); })
+      .observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+  }
+  return performance.now() - window.__domWatch.last;
+}
+"""
+
+
+def settle(page, *, quiet_ms: int = 400, timeout: float = 60.0, started: bool = True) -> None:
+    """Wait until the script has finished (state notRunning, nothing stale, no spinner, no
+    skeleton of a lazily loaded element) and the DOM has been quiet for ``quiet_ms``. After an action, first give the rerun a moment to
+    start: the old output stays on screen while it runs."""
+    deadline = time.monotonic() + timeout
+    if started:
+        page.wait_for_timeout(250)
+    while time.monotonic() < deadline:
+        if page.evaluate(_SETTLED_JS) and page.evaluate(_WATCH_JS) >= quiet_ms:
+            if page.evaluate(_SETTLED_JS):
+                return
+        page.wait_for_timeout(100)
+    raise TimeoutError("the app did not settle")
+
+
+def open_app_page(page, url: str, link: str | None = None, *, title: str) -> None:
+    """Load the app's Home, then (like a user) click ``link`` in the sidebar navigation, and
+    wait for the page whose title (h1) is ``title`` to settle."""
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stApp"]')
+    settle(page, timeout=180)
+    if link:
+        page.locator('[data-testid="stSidebarNav"] a', has_text=link).first.click()
+    page.locator("h1", has_text=title).first.wait_for()
+    settle(page, timeout=180)
+
+
+def no_exception_shown(page) -> bool:
+    return page.locator('[data-testid="stException"]').count() == 0

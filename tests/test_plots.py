@@ -1,0 +1,189 @@
+"""core.plots: every figure builder on real data (the sample and models trained on it)."""
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from core.evaluation import (
+    binary_analysis,
+    classification_table,
+    confusion,
+    predict_test,
+    summary_row,
+    threshold_metrics,
+    top_k,
+    training_curve,
+)
+from core.plots import (
+    CONFUSION_CONFIG,
+    CONFUSION_MODES,
+    downsample_curve,
+    plot_accuracy_bars,
+    plot_accuracy_latency,
+    plot_class_balance,
+    plot_confusion_matrix,
+    plot_f1_heatmap,
+    plot_pr_curve,
+    plot_roc_curve,
+    plot_threshold_curves,
+    plot_top3_bars,
+    plot_training_curve,
+)
+
+
+@pytest.fixture(scope="module")
+def preds(sample_models, sample_data):
+    return {name: predict_test(model, sample_data) for name, model in sample_models.items()}
+
+
+@pytest.fixture(scope="module")
+def summaries(sample_models, preds):
+    return pd.DataFrame([summary_row(sample_models[n], preds[n]) for n in sample_models])
+
+
+@pytest.mark.parametrize("mode", list(CONFUSION_MODES))
+def test_confusion_matrix_has_one_clickable_point_per_cell(preds, mode):
+    cm = confusion(preds["knn"])
+    fig = plot_confusion_matrix(cm, mode=mode)
+    assert isinstance(fig, go.Figure)
+    heat, cells = fig.data
+    assert heat.type == "heatmap" and cells.type == "scatter"
+    # point k is cell divmod(k, 10): the browser test and the page rely on this order
+    assert len(cells.x) == 100
+    rows, cols = np.divmod(np.arange(100), 10)
+    np.testing.assert_array_equal(cells.y, rows)
+    np.testing.assert_array_equal(cells.x, cols)
+    custom = np.asarray(cells.customdata)
+    np.testing.assert_array_equal(custom[:, 0], rows)
+    np.testing.assert_array_equal(custom[:, 1], cols)
+    np.testing.assert_array_equal(custom[:, 2], cm.ravel())
+    np.testing.assert_allclose(custom[:, 3].reshape(10, 10).sum(axis=1), 1.0, atol=1e-5)
+    assert list(cells.text) == [str(int(c)) for c in cm.ravel()]
+    # clicks select points without dimming the others, and quick clicks are not a double-click
+    assert fig.layout.clickmode == "event+select"
+    assert cells.selected.marker.opacity == 1 and cells.unselected.marker.opacity == 1
+    assert CONFUSION_CONFIG["doubleClickDelay"] == 50
+    assert fig.layout.yaxis.range == (9.5, -0.5)  # row 0 on top
+
+
+def test_confusion_matrix_modes_show_the_right_numbers(preds):
+    cm = confusion(preds["mlp"])
+    counts = plot_confusion_matrix(cm, mode="counts").data[0]
+    np.testing.assert_array_equal(np.asarray(counts.z), cm)
+    assert counts.text[4][9] == str(cm[4, 9])
+    norm = plot_confusion_matrix(cm, mode="normalized").data[0]
+    np.testing.assert_allclose(np.asarray(norm.z), 100 * confusion(preds["mlp"], normalize="true"))
+    errors = plot_confusion_matrix(cm, mode="errors").data[0]
+    z = np.asarray(errors.z, dtype=float)
+    assert np.isnan(np.diag(z)).all()
+    off = ~np.eye(10, dtype=bool)
+    np.testing.assert_array_equal(z[off], cm[off])
+
+
+def test_confusion_matrix_outlines_the_selected_cell(preds):
+    cm = confusion(preds["knn"])
+    assert not plot_confusion_matrix(cm).layout.shapes
+    (shape,) = plot_confusion_matrix(cm, selected=(4, 9)).layout.shapes
+    assert (shape.x0, shape.x1, shape.y0, shape.y1) == (8.5, 9.5, 3.5, 4.5)
+
+
+def test_confusion_matrix_rejects_bad_input():
+    with pytest.raises(ValueError, match="mode"):
+        plot_confusion_matrix(np.zeros((10, 10)), mode="bogus")
+    with pytest.raises(ValueError, match="square"):
+        plot_confusion_matrix(np.zeros((10, 9)))
+
+
+def test_class_balance_shows_shares_per_split(sample_data):
+    counts = sample_data.class_counts()
+    fig = plot_class_balance(counts["train"], counts["test"])
+    train, test = fig.data
+    assert [t.name for t in fig.data] == ["train", "test"]
+    np.testing.assert_allclose(np.asarray(train.y), 100 * counts["train"] / counts["train"].sum())
+    np.testing.assert_array_equal(np.asarray(test.customdata), counts["test"])
+
+
+def test_accuracy_bars_sorted_with_intervals(summaries):
+    fig = plot_accuracy_bars(summaries, n_test=1000)
+    (bar,) = fig.data
+    assert len(bar.x) == 7
+    assert list(bar.x) == sorted(bar.x)  # best at the top of a horizontal bar chart
+    best = summaries.loc[summaries["accuracy"].idxmax()]
+    assert bar.customdata[-1] == best["label"] and bar.x[-1] == pytest.approx(100 * best["accuracy"])
+    assert bar.y[-1].startswith(best["label"]) and f"{100 * best['accuracy']:.2f}%" in bar.y[-1]
+    assert len(bar.error_x.array) == 7 and all(e > 0 for e in bar.error_x.array)
+    assert fig.layout.xaxis.range[0] < min(bar.x)
+
+
+def test_f1_heatmap_is_models_by_digits(sample_models, preds):
+    f1 = pd.DataFrame({sample_models[n].record.label: classification_table(preds[n])["f1"].iloc[:10] for n in preds}).T
+    fig = plot_f1_heatmap(f1)
+    (heat,) = fig.data
+    assert np.asarray(heat.z).shape == (7, 10)
+    assert list(heat.y) == list(f1.index) and list(heat.x) == [str(d) for d in range(10)]
+    np.testing.assert_allclose(np.asarray(heat.z), f1.to_numpy())
+
+
+def test_accuracy_latency_marker_area_follows_size(summaries):
+    fig = plot_accuracy_latency(summaries)
+    assert fig.layout.xaxis.type == "log"
+    assert [t.name for t in fig.data] == list(summaries["label"])  # one trace (legend entry) per model
+    for trace, row in zip(fig.data, summaries.itertuples()):
+        assert trace.x == (pytest.approx(row.latency_ms),) and trace.y == (pytest.approx(100 * row.accuracy),)
+        assert trace.marker.sizemode == "area"
+    sizes = np.array([t.marker.size[0] for t in fig.data])
+    order = np.argsort(summaries["size_mb"].to_numpy())
+    assert np.all(np.diff(sizes[order]) >= 0)
+    assert len({t.marker.sizeref for t in fig.data}) == 1  # one scale for all markers
+
+
+def test_training_curve_has_loss_and_validation(sample_models):
+    curve = training_curve(sample_models["mlp"].pipeline)
+    fig = plot_training_curve(curve)
+    loss, val = fig.data
+    assert len(loss.x) == len(curve) and loss.name == "training loss"
+    np.testing.assert_allclose(np.asarray(val.y), 100 * curve["validation_score"])
+    assert val.yaxis == "y2"
+
+
+@pytest.mark.parametrize("name", ["mlp", "svc_ovr"])
+def test_threshold_pr_and_roc_figures_mark_the_threshold(preds, name):
+    analysis = binary_analysis(preds[name], 5)
+    t = float(np.median(analysis.scores))
+    m = threshold_metrics(analysis.y, analysis.scores, t)
+
+    fig = plot_threshold_curves(analysis.pr, t, score_kind=analysis.score_kind)
+    assert [d.name for d in fig.data] == ["precision", "recall"]
+    assert len(fig.data[0].x) == len(analysis.pr)  # small curves are not thinned
+    (line,) = fig.layout.shapes
+    assert line.x0 == line.x1 == pytest.approx(t)
+    assert analysis.score_kind in fig.layout.xaxis.title.text
+
+    pr = plot_pr_curve(analysis.pr, (m["recall"], m["precision"]), average_precision=analysis.average_precision)
+    assert pr.data[1].x == (m["recall"],) and pr.data[1].y == (m["precision"],)
+    roc = plot_roc_curve(analysis.roc, (m["fpr"], m["recall"]), auc=analysis.auc)
+    assert f"{analysis.auc:.4f}" in roc.data[0].name
+    assert roc.data[2].x == (m["fpr"],)
+
+
+def test_long_curves_are_thinned_keeping_the_ends():
+    frame = pd.DataFrame({"threshold": np.linspace(0, 1, 10_001), "precision": 0.5, "recall": 0.5})
+    thin = downsample_curve(frame)
+    assert len(thin) <= 2000
+    assert thin["threshold"].iloc[0] == 0 and thin["threshold"].iloc[-1] == 1
+    assert len(plot_threshold_curves(frame, 0.5).data[0].x) <= 2000
+
+
+def test_top3_bars_probabilities_and_scores(sample_models, preds, sample_data):
+    digits, scores = top_k(preds["mlp"].scores[:1])
+    fig = plot_top3_bars(digits[0], scores[0], score_kind="probability")
+    (bar,) = fig.data
+    assert list(bar.y) == [f"digit {d}" for d in digits[0]]
+    np.testing.assert_allclose(bar.x, 100 * scores[0])
+    assert fig.layout.xaxis.range == (0, 100)
+
+    digits, scores = top_k(preds["svc_ovo"].scores[:1])
+    fig = plot_top3_bars(digits[0], scores[0], score_kind="decision score")
+    np.testing.assert_allclose(fig.data[0].x, scores[0])
+    assert fig.layout.xaxis.title.text == "decision score"
