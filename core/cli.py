@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 
@@ -39,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--models", nargs="+", metavar="NAME", default=list(MODEL_NAMES),
                        help=f"models to include (default: all): {', '.join(MODEL_NAMES)}")
-        p.add_argument("--source", choices=SOURCES, default="auto", help="data source (default: auto)")
+        p.add_argument("--source", choices=SOURCES, default=os.environ.get("MNIST_SOURCE") or "auto",
+                       help="data source (default: $MNIST_SOURCE or auto)")
         p.add_argument("--mnist-dir", help="folder of IDX files (default: $MNIST_DIR)")
         p.add_argument("--models-dir", help="artifact folder (default: $MODELS_DIR or ./models)")
         p.add_argument("--augment", choices=AUGMENTATIONS, help="training-set augmentation (default: per model)")

@@ -7,6 +7,7 @@ arrays or DataFrames.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from sklearn import metrics
 
 from core.data import MnistData, fingerprint_arrays
 from core.fileio import atomic_save_npz
-from core.training import TrainedModel
+from core.training import ModelRecord, TrainedModel, models_dir
 
 __all__ = [
     "TestPredictions",
@@ -33,6 +34,8 @@ __all__ = [
     "binary_analysis",
     "threshold_metrics",
     "threshold_for",
+    "threshold_errors",
+    "cached_predictions",
     "training_curve",
     "summary_row",
     "predict_digit",
@@ -93,8 +96,32 @@ def _latency_ms(pipeline, X: np.ndarray, *, repeats: int = 7) -> float:
     return 1000.0 * float(np.median(times))
 
 
-def _predictions_path(model: TrainedModel) -> Path:
-    return model.path.with_name(model.path.name.removesuffix(".joblib") + ".predictions.npz")
+def _predictions_path(model_path: Path) -> Path:
+    return model_path.with_name(model_path.name.removesuffix(".joblib") + ".predictions.npz")
+
+
+def _read_predictions(path: Path, data: MnistData, model_sha256: str) -> TestPredictions | None:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if str(f["test_fingerprint"]) != fingerprint_arrays(data.X_test, data.y_test):
+                return None
+            if str(f["model_sha256"]) != model_sha256:
+                return None
+            return TestPredictions(
+                y_true=data.y_test, y_pred=f["y_pred"], scores=f["scores"],
+                score_kind=str(f["score_kind"]), predict_seconds=float(f["predict_seconds"]),
+                latency_ms=float(f["latency_ms"]),
+            )
+    except Exception:  # missing or unreadable cache: the caller recomputes
+        return None
+
+
+def cached_predictions(record: ModelRecord, data: MnistData, *, models_path: str | os.PathLike | None = None) -> TestPredictions | None:
+    """The test-set predictions cached for the artifact ``record`` describes, without
+    loading the model; None if there are none (or they belong to other data or a
+    different model file)."""
+    path = _predictions_path(models_dir(models_path) / f"{record.name}-{record.key}.joblib")
+    return _read_predictions(path, data, record.model_sha256)
 
 
 def predict_test(model: TrainedModel, data: MnistData, *, use_cache: bool = True) -> TestPredictions:
@@ -102,22 +129,15 @@ def predict_test(model: TrainedModel, data: MnistData, *, use_cache: bool = True
 
     A cache file for other test data, or an unreadable one, is ignored and rewritten.
     """
-    path = _predictions_path(model)
-    test_fp = fingerprint_arrays(data.X_test, data.y_test)
-    if use_cache and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                if str(f["test_fingerprint"]) == test_fp and str(f["model_sha256"]) == model.record.model_sha256:
-                    return TestPredictions(
-                        y_true=data.y_test, y_pred=f["y_pred"], scores=f["scores"],
-                        score_kind=str(f["score_kind"]), predict_seconds=float(f["predict_seconds"]),
-                        latency_ms=float(f["latency_ms"]),
-                    )
-        except Exception:  # unreadable cache: recompute below
-            pass
+    path = _predictions_path(model.path)
+    if use_cache:
+        cached = _read_predictions(path, data, model.record.model_sha256)
+        if cached is not None:
+            return cached
     start = time.perf_counter()
     y_pred, scores, kind = _predict(model.pipeline, data.X_test)
     seconds = time.perf_counter() - start
+    test_fp = fingerprint_arrays(data.X_test, data.y_test)
     preds = TestPredictions(data.y_test, y_pred, scores, kind, seconds, _latency_ms(model.pipeline, data.X_test))
     try:
         atomic_save_npz(
@@ -285,6 +305,15 @@ def threshold_metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> di
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     fpr = fp / (fp + tn) if fp + tn else 0.0
     return {"precision": precision, "recall": recall, "f1": f1, "fpr": fpr, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+
+
+def threshold_errors(analysis: BinaryAnalysis, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Test indices of the false positives (most confident first) and false negatives
+    (lowest score first) when ``scores >= threshold`` counts as positive; shapes (fp,), (fn,)."""
+    positive = analysis.scores >= threshold
+    fp = np.flatnonzero(positive & ~analysis.y)
+    fn = np.flatnonzero(~positive & analysis.y)
+    return fp[np.argsort(-analysis.scores[fp], kind="stable")], fn[np.argsort(analysis.scores[fn], kind="stable")]
 
 
 def threshold_for(analysis: BinaryAnalysis, *, precision: float | None = None, recall: float | None = None) -> float | None:

@@ -3,7 +3,7 @@ import pytest
 from sklearn import metrics
 
 from core.evaluation import (
-    accuracy, binary_analysis, cell_indices, classification_table, confusion, predict_digit, predict_test,
+    accuracy, binary_analysis, cached_predictions, cell_indices, threshold_errors, classification_table, confusion, predict_digit, predict_test,
     summary_row, threshold_for, threshold_metrics, top_confusions, top_k, training_curve,
 )
 
@@ -135,3 +135,28 @@ def test_predict_digit_for_every_model(sample_models, sample_data):
         assert row.top_scores == sorted(row.top_scores, reverse=True)
         assert row.prediction == sample_models[row.model].pipeline.predict(digit.reshape(1, -1))[0]
     assert (table["prediction"] == sample_data.y_test[0]).mean() >= 5 / 7
+
+
+def test_threshold_errors_match_the_counts(preds):
+    a = binary_analysis(preds["knn"], 5)
+    t = float(a.pr["threshold"].iloc[len(a.pr) // 2])
+    fp, fn = threshold_errors(a, t)
+    m = threshold_metrics(a.y, a.scores, t)
+    assert (len(fp), len(fn)) == (m["fp"], m["fn"])
+    assert np.all(preds["knn"].y_true[fn] == 5) and np.all(preds["knn"].y_true[fp] != 5)
+    assert np.all(np.diff(a.scores[fp]) <= 0) and np.all(np.diff(a.scores[fn]) >= 0)
+
+
+def test_cached_predictions_without_loading_the_model(sample_models, sample_data, sample_models_dir, preds):
+    record = sample_models["svc_ovo"].record
+    cached = cached_predictions(record, sample_data, models_path=sample_models_dir[0])
+    np.testing.assert_array_equal(cached.scores, preds["svc_ovo"].scores)
+    from core.data import load_sample
+
+    assert cached_predictions(record, load_sample(random_state=3), models_path=sample_models_dir[0]) is None
+
+
+def test_fitted_models_predict_in_the_calling_thread(sample_models):
+    for model in sample_models.values():
+        params = model.pipeline[-1].get_params(deep=False)
+        assert params.get("n_jobs") in (None, 1)

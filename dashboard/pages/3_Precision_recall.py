@@ -17,7 +17,7 @@ if _ROOT not in sys.path:
 import numpy as np
 import streamlit as st
 
-from core.evaluation import threshold_for, threshold_metrics
+from core.evaluation import threshold_errors, threshold_for, threshold_metrics
 from core.plots import (
     downsample_curve,
     plot_pr_curve,
@@ -126,11 +126,7 @@ with c3:
     st.plotly_chart(plot_roc_curve(analysis.roc, (m["fpr"], m["recall"]), auc=analysis.auc), key="roc_chart")
 
 # -------------------------------------------------------------------- galleries
-positive = scores >= threshold
-fp = np.flatnonzero(positive & ~analysis.y)
-fn = np.flatnonzero(~positive & analysis.y)
-fp = fp[np.argsort(-scores[fp], kind="stable")]  # most confident false alarms first
-fn = fn[np.argsort(scores[fn], kind="stable")]   # most clearly missed first
+fp, fn = threshold_errors(analysis, threshold)  # most confident false alarms / most clearly missed first
 
 
 def score_text(value: float) -> str:
