@@ -21,15 +21,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import SVC
 
-from core.preprocessing import Deskew, scale_pixels
+from core.preprocessing import AUGMENT_FACTOR, Augmented, Deskew, scale_pixels
 
 __all__ = ["ModelSpec", "MODELS", "MODEL_NAMES", "AUGMENTATIONS", "get_spec", "build_pipeline", "UnknownModelError"]
 
 #: Bump when any factory, default parameter or preprocessing step changes.
-CATALOG_VERSION = "2"
+CATALOG_VERSION = "3"
 
 #: Training-set augmentations a user can switch on per model (see core.preprocessing).
-AUGMENTATIONS: tuple[str, ...] = ("none", "shifts", "shifts+rotations")
+AUGMENTATIONS: tuple[str, ...] = tuple(AUGMENT_FACTOR)
 
 N_JOBS = -1  # use both cores where the estimator can
 
@@ -149,12 +149,15 @@ def build_pipeline(
     name: str,
     *,
     deskew: bool | None = None,
+    augment: str | None = None,
     params: dict[str, Any] | None = None,
     random_state: int = 0,
 ) -> Pipeline:
     """An unfitted Pipeline for catalog model ``name`` taking (n, 784) uint8 pixels.
 
-    ``deskew`` overrides the entry's default; ``params`` override its estimator parameters.
+    ``deskew`` and ``augment`` (one of :data:`AUGMENTATIONS`) override the entry's defaults;
+    ``params`` override its estimator parameters. With augmentation, the steps after
+    deskewing and scaling are fitted on augmented copies (see ``core.preprocessing.Augmented``).
     """
     spec = get_spec(name)
     use_deskew = spec.deskew if deskew is None else bool(deskew)
@@ -163,7 +166,13 @@ def build_pipeline(
     if use_deskew:
         steps.append(("deskew", Deskew()))
     steps.append(("scale", FunctionTransformer(scale_pixels, feature_names_out="one-to-one")))
+    learner: list[tuple[str, Any]] = []
     if spec.pca:
-        steps.append(("pca", PCA(n_components=spec.pca, random_state=random_state)))
-    steps.append(("model", spec.factory(merged, random_state)))
-    return Pipeline(steps)
+        learner.append(("pca", PCA(n_components=spec.pca, random_state=random_state)))
+    learner.append(("model", spec.factory(merged, random_state)))
+    kind = spec.augment if augment is None else augment
+    if kind not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {kind!r}; choose one of {', '.join(AUGMENTATIONS)}.")
+    if kind == "none":
+        return Pipeline(steps + learner)
+    return Pipeline([*steps, ("augmented", Augmented(Pipeline(learner), kind=kind))])

@@ -18,6 +18,7 @@ from sklearn import metrics
 
 from core.data import MnistData, fingerprint_arrays
 from core.fileio import atomic_save_npz
+from core.preprocessing import final_estimator
 from core.training import ModelRecord, TrainedModel, models_dir
 
 __all__ = [
@@ -242,7 +243,7 @@ def summary_row(model: TrainedModel, preds: TestPredictions) -> dict:
 
 def training_curve(pipeline) -> pd.DataFrame | None:
     """Per-epoch ``loss`` and ``validation_score`` of an MLP (None for other models)."""
-    final = pipeline[-1] if hasattr(pipeline, "steps") else pipeline
+    final = final_estimator(pipeline)
     loss = getattr(final, "loss_curve_", None)
     if loss is None:
         return None

@@ -12,9 +12,10 @@ from collections import OrderedDict
 
 import numpy as np
 from scipy import ndimage
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.utils.metaestimators import available_if
 
-__all__ = ["deskew", "deskew_memoized", "Deskew", "scale_pixels", "augment_shifts", "augment_rotations"]
+__all__ = ["deskew", "deskew_memoized", "Deskew", "Augmented", "augment", "final_estimator", "AUGMENT_FACTOR", "scale_pixels", "augment_shifts", "augment_rotations"]
 
 _SIDE = 28
 _CHUNK = 4096
@@ -156,3 +157,63 @@ def augment_rotations(
     if X.dtype == np.uint8:
         stack = np.clip(np.rint(stack), 0, 255).astype(np.uint8)
     return stack, np.tile(np.asarray(y), 3)
+
+
+#: How many training digits each augmentation makes of one.
+AUGMENT_FACTOR = {"none": 1, "shifts": 5, "shifts+rotations": 15}
+
+
+def augment(X: np.ndarray, y: np.ndarray, *, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Apply augmentation ``kind`` (``none``, ``shifts``, ``shifts+rotations``); (n, 784) ->
+    (AUGMENT_FACTOR[kind] * n, 784)."""
+    if kind not in AUGMENT_FACTOR:
+        raise ValueError(f"unknown augmentation {kind!r}; choose one of {', '.join(AUGMENT_FACTOR)}.")
+    if kind != "none":
+        X, y = augment_shifts(X, y)
+    if kind == "shifts+rotations":
+        X, y = augment_rotations(X, y)
+    return X, y
+
+
+def _inner_has(name: str):
+    return lambda self: hasattr(getattr(self, "estimator_", self.estimator), name)
+
+
+class Augmented(ClassifierMixin, BaseEstimator):
+    """Fits ``estimator`` on augmented copies of its training digits; predicts unchanged.
+
+    Placed after deskewing in a Pipeline, so the shifted copies are of the upright,
+    centred digits (deskewing first would re-centre shifted copies and undo the shifts).
+    """
+
+    def __init__(self, estimator=None, kind: str = "shifts"):
+        self.estimator = estimator
+        self.kind = kind
+
+    def fit(self, X, y):
+        X_aug, y_aug = augment(np.asarray(X), np.asarray(y), kind=self.kind)
+        self.estimator_ = clone(self.estimator).fit(X_aug, y_aug)
+        self.classes_ = self.estimator_.classes_
+        self.n_train_ = len(y_aug)
+        return self
+
+    def predict(self, X):
+        return self.estimator_.predict(X)
+
+    @available_if(_inner_has("predict_proba"))
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_inner_has("decision_function"))
+    def decision_function(self, X):
+        return self.estimator_.decision_function(X)
+
+
+def final_estimator(pipeline):
+    """The estimator that makes the predictions: the Pipeline's last step, unwrapped from
+    :class:`Augmented` and from an inner Pipeline."""
+    est = pipeline[-1] if hasattr(pipeline, "steps") else pipeline
+    if isinstance(est, Augmented):
+        est = getattr(est, "estimator_", est.estimator)
+        return final_estimator(est)
+    return est

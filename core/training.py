@@ -36,7 +36,7 @@ from filelock import FileLock
 from core.catalog import AUGMENTATIONS, CATALOG_VERSION, build_pipeline, get_spec
 from core.data import MnistData
 from core.fileio import atomic_write_bytes
-from core.preprocessing import augment_rotations, augment_shifts
+from core.preprocessing import AUGMENT_FACTOR, final_estimator
 
 __all__ = [
     "ArtifactWarning",
@@ -281,10 +281,6 @@ def _training_set(data: MnistData, resolved: dict[str, Any], random_state: int) 
         X, _, y, _ = train_test_split(
             X, y, train_size=resolved["max_train"], stratify=y, random_state=random_state
         )
-    if resolved["augment"] in ("shifts", "shifts+rotations"):
-        X, y = augment_shifts(X, y)
-    if resolved["augment"] == "shifts+rotations":
-        X, y = augment_rotations(X, y)
     return X, y
 
 
@@ -334,8 +330,12 @@ def train_model(
         if hit is not None:
             return hit
         X, y = _training_set(data, resolved, random_state)
-        pipeline = build_pipeline(name, deskew=resolved["deskew"], params=resolved["params"], random_state=random_state)
-        say(f"fitting {spec.label} on {len(y):,} digits")
+        pipeline = build_pipeline(
+            name, deskew=resolved["deskew"], augment=resolved["augment"], params=resolved["params"],
+            random_state=random_state,
+        )
+        n_fit = len(y) * AUGMENT_FACTOR[resolved["augment"]]
+        say(f"fitting {spec.label} on {n_fit:,} digits")
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -359,7 +359,7 @@ def train_model(
             random_state=random_state,
             data_fingerprint=data.fingerprint,
             data_source=data.source,
-            n_train=int(len(y)),
+            n_train=int(n_fit),
             fit_seconds=round(fit_seconds, 3),
             trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             versions=_versions(),
@@ -373,7 +373,7 @@ def train_model(
 def _predict_in_calling_thread(pipeline) -> None:
     """Fit used every core; for prediction, a process pool costs more than it saves (a
     single digit through RandomForest's n_jobs=-1 takes ~15 ms instead of ~1 ms)."""
-    final = pipeline[-1]
+    final = final_estimator(pipeline)
     if "n_jobs" in final.get_params(deep=False):
         final.set_params(n_jobs=None)
 

@@ -81,3 +81,26 @@ def test_augment_rotations(sample_data):
     assert X_aug.shape == (12, 784) and X_aug.dtype == np.uint8 and len(y_aug) == 12
     assert not np.array_equal(X_aug[4], X[0])
     assert abs(int(X_aug[4].astype(int).sum()) - int(X[0].astype(int).sum())) < 0.1 * X[0].sum()
+
+
+def test_augmented_fits_on_shifted_copies_of_deskewed_digits(sample_data):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from core.catalog import build_pipeline
+    from core.preprocessing import Augmented, augment
+
+    X, y = sample_data.X_train[:300], sample_data.y_train[:300]
+    pipe = build_pipeline("knn", augment="shifts").fit(X, y)
+    aug = pipe[-1]
+    assert isinstance(aug, Augmented) and aug.n_train_ == 1500
+    assert hasattr(pipe, "predict_proba") and pipe.predict(X[:5]).shape == (5,)
+    # the copies are shifted after deskewing: deskewing shifted raw digits would re-centre them
+    D = deskew(X) / 255
+    D_aug, _ = augment(D, y, kind="shifts")
+    assert np.abs(D_aug[300:600] - D).mean() > 0.01
+    recentred = deskew(augment_shifts(X, y)[0][300:600]) / 255
+    assert np.abs(recentred - D).mean() < np.abs(D_aug[300:600] - D).mean() / 2
+    knn = KNeighborsClassifier(1).fit(D_aug, np.tile(y, 5))
+    np.testing.assert_array_equal(knn.predict(D_aug[300:600]), y)
+    with pytest.raises(ValueError, match="unknown augmentation 'flip'"):
+        augment(D, y, kind="flip")
