@@ -48,6 +48,8 @@ __all__ = [
     "train_model",
     "load_cached_model",
     "cached_record",
+    "latest_record",
+    "options_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -206,6 +208,32 @@ def cached_record(
     if record.key != key or not paths["model"].is_file():
         return None
     return record
+
+
+def options_of(record: ModelRecord) -> TrainOptions:
+    """The TrainOptions that produce ``record``'s artifact key again."""
+    opts = record.options
+    return TrainOptions(deskew=opts["deskew"], augment=opts["augment"], max_train=opts["max_train"],
+                        params=dict(opts["params"]))
+
+
+def latest_record(
+    name: str, *, data: MnistData, models_path: str | os.PathLike | None = None
+) -> ModelRecord | None:
+    """The most recently trained artifact of catalog model ``name`` for ``data``, whatever
+    its options (e.g. one trained with ``--augment shifts``), or None. Reads JSON only."""
+    get_spec(name)
+    found = []
+    for path in models_dir(models_path).glob(f"{name}-*.json"):
+        try:
+            record = _read_record(path)
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        if (record.name == name and not _check_record(record, record.key, data)
+                and path.with_suffix(".joblib").is_file()
+                and artifact_key(name, data=data, options=options_of(record), random_state=record.random_state) == record.key):
+            found.append(record)
+    return max(found, key=lambda r: r.trained_at, default=None)
 
 
 def _read_record(path: Path) -> ModelRecord:

@@ -37,7 +37,8 @@ from core.training import (
     ArtifactWarning,
     ModelRecord,
     TrainedModel,
-    cached_record,
+    latest_record,
+    options_of,
     models_dir,
     train_model,
 )
@@ -112,23 +113,25 @@ class ModelStatus:
 
 
 def load_model_status(data: MnistData) -> list[ModelStatus]:
-    """One entry per catalog model, trained or not. Reads JSON records only (cheap, uncached,
-    so a model trained elsewhere shows up on the next rerun)."""
+    """One entry per catalog model, trained or not: its most recently trained variant for this
+    data (e.g. one trained with ``python -m core train --augment shifts``). Reads JSON records
+    only (cheap, uncached, so a model trained elsewhere shows up on the next rerun)."""
     folder = models_path()
     return [
-        ModelStatus(name, get_spec(name).label, cached_record(name, data=data, models_path=folder))
+        ModelStatus(name, get_spec(name).label, latest_record(name, data=data, models_path=folder))
         for name in MODEL_NAMES
     ]
 
 
 @st.cache_resource(show_spinner="Loading a trained model…", max_entries=64, hash_funcs=_HASH_FUNCS)
-def _load_model(name: str, data: MnistData, folder: str, sha256: str) -> tuple[TrainedModel | None, tuple[str, ...]]:
+def _load_model(name: str, data: MnistData, folder: str, sha256: str, _record: ModelRecord) -> tuple[TrainedModel | None, tuple[str, ...]]:
     # sha256 is part of the key only: a retrained artifact has a new hash and is loaded anew.
     from core.training import load_cached_model
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ArtifactWarning)
-        model = load_cached_model(name, data=data, models_path=folder)
+        model = load_cached_model(name, data=data, options=options_of(_record), random_state=_record.random_state,
+                                  models_path=folder)
     notes = tuple(str(w.message) for w in caught if issubclass(w.category, ArtifactWarning))
     return model, notes
 
@@ -139,7 +142,7 @@ def load_model(status: ModelStatus, data: MnistData) -> tuple[TrainedModel | Non
     deletes it, so the model shows as untrained from the next rerun on."""
     if status.record is None:
         return None, ()
-    return _load_model(status.name, data, models_path(), status.record.model_sha256)
+    return _load_model(status.name, data, models_path(), status.record.model_sha256, status.record)
 
 
 def load_models(statuses: list[ModelStatus], data: MnistData) -> tuple[dict[str, TrainedModel], list[str]]:

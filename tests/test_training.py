@@ -141,3 +141,22 @@ def test_two_processes_training_the_same_key_end_with_one_good_artifact(tmp_path
     assert results[0][1] == results[1][1]
     assert len(list(tmp_path.glob("*.joblib"))) == 1 and len(list(tmp_path.glob("*.json"))) == 1
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_latest_record_finds_the_newest_variant_for_this_data(tmp_path, sample_data):
+    import time
+
+    from core.data import load_sample
+    from core.training import latest_record, options_of
+
+    assert latest_record("knn", data=sample_data, models_path=tmp_path) is None
+    plain = train_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
+    assert latest_record("knn", data=sample_data, models_path=tmp_path) == plain.record
+    time.sleep(1.1)  # trained_at has one-second resolution
+    shifted = train_model("knn", data=sample_data, options=TrainOptions(max_train=300, augment="shifts"), models_path=tmp_path)
+    found = latest_record("knn", data=sample_data, models_path=tmp_path)
+    assert found == shifted.record and found.options["augment"] == "shifts"
+    again = load_cached_model("knn", data=sample_data, options=options_of(found), models_path=tmp_path)
+    assert again.from_cache and again.record == shifted.record
+    assert latest_record("knn", data=load_sample(random_state=5), models_path=tmp_path) is None
+    assert latest_record("mlp", data=sample_data, models_path=tmp_path) is None
