@@ -127,12 +127,6 @@ def entries(families=FAMILIES, *, only: str | None = None, heavy: bool = False) 
     return rows
 
 
-def _forget_deskew() -> None:
-    """Empty the in-process deskew memo, so the run starts cold."""
-    with preprocessing._MEMO_LOCK:
-        preprocessing._MEMO.clear()
-
-
 def _n_jobs(est) -> str:
     values = {v for k, v in est.get_params().items() if k == "n_jobs" or k.endswith("__n_jobs")}
     return ", ".join(sorted("1 (default)" if v is None else str(v) for v in values)) or "n/a"
@@ -377,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     deskew_s = time_deskew(data) if args.only != "tutorial" else 0.0
     rows = []
-    _forget_deskew()
+    preprocessing.clear_deskew_memo()  # start cold, then share deskewing as `core train` does
     for entry in entries(args.families, only=args.only, heavy=args.include_heavy):
         print(f"[{time.perf_counter() - t0:6.0f} s, load {os.getloadavg()[0]:.1f}] {entry.model} ...", file=sys.stderr, flush=True)
         row = run_entry(entry, data)

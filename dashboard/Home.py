@@ -3,13 +3,6 @@
 Run with ``streamlit run dashboard/Home.py``; the other pages live in ``dashboard/pages/``.
 """
 
-import sys
-from pathlib import Path
-
-_ROOT = str(Path(__file__).resolve().parents[1])  # the repo root, so `dashboard` and `core` import
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
 import numpy as np
 import pandas as pd
 import streamlit as st

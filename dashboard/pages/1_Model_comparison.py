@@ -1,12 +1,5 @@
 """Model comparison: leaderboard, accuracy bars, per-class F1, accuracy vs latency, MLP curve."""
 
-import sys
-from pathlib import Path
-
-_ROOT = str(Path(__file__).resolve().parents[2])  # the repo root, so `dashboard` and `core` import
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
 import numpy as np
 import pandas as pd
 import streamlit as st

@@ -8,13 +8,6 @@ Session state:
   A test can inject a click as ``{"selection": {"points": [{"point_index": row * 10 + col}]}}``.
 """
 
-import sys
-from pathlib import Path
-
-_ROOT = str(Path(__file__).resolve().parents[2])  # the repo root, so `dashboard` and `core` import
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
 import pandas as pd
 import streamlit as st
 

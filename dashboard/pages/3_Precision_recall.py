@@ -7,13 +7,6 @@ precision" button can set it, to core's exact threshold_for value, before the sl
 The exact threshold is printed under the slider.
 """
 
-import sys
-from pathlib import Path
-
-_ROOT = str(Path(__file__).resolve().parents[2])  # the repo root, so `dashboard` and `core` import
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
 import numpy as np
 import streamlit as st
 
@@ -133,22 +126,19 @@ def score_text(value: float) -> str:
     return f"{100 * value:.0f}%" if kind == "probability" else f"{value:.2f}"
 
 
+def error_gallery(title: str, indices, caption: str) -> None:
+    """One column of misclassified digits at the current threshold, capped at GALLERY_CAP."""
+    st.subheader(f"{title}: {len(indices):,}")
+    st.caption(caption + (f"; showing the first {GALLERY_CAP}." if len(indices) > GALLERY_CAP else "."))
+    if not len(indices):
+        st.write("None at this threshold.")
+        return
+    shown = indices[:GALLERY_CAP]
+    digit_gallery(data.X_test[shown], shown, [f"true {int(data.y_test[i])} · {score_text(scores[i])}" for i in shown])
+
+
 g1, g2 = st.columns(2, gap="large")
 with g1:
-    st.subheader(f"False positives: {len(fp):,}")
-    st.caption(f"Not a {digit}, but scored at or above the threshold; highest score first"
-               + (f"; showing the first {GALLERY_CAP}." if len(fp) > GALLERY_CAP else "."))
-    if len(fp):
-        shown = fp[:GALLERY_CAP]
-        digit_gallery(data.X_test[shown], shown, [f"true {int(data.y_test[i])} · {score_text(scores[i])}" for i in shown])
-    else:
-        st.write("None at this threshold.")
+    error_gallery("False positives", fp, f"Not a {digit}, but scored at or above the threshold; highest score first")
 with g2:
-    st.subheader(f"False negatives: {len(fn):,}")
-    st.caption(f"A {digit}, but scored below the threshold; lowest score first"
-               + (f"; showing the first {GALLERY_CAP}." if len(fn) > GALLERY_CAP else "."))
-    if len(fn):
-        shown = fn[:GALLERY_CAP]
-        digit_gallery(data.X_test[shown], shown, [f"true {digit} · {score_text(scores[i])}" for i in shown])
-    else:
-        st.write("None at this threshold.")
+    error_gallery("False negatives", fn, f"A {digit}, but scored below the threshold; lowest score first")

@@ -5,13 +5,6 @@ into a 28x28 MNIST-style digit; core.evaluation.predict_digit runs every trained
 Whichever input changed last (canvas or upload) is the one used.
 """
 
-import sys
-from pathlib import Path
-
-_ROOT = str(Path(__file__).resolve().parents[2])  # the repo root, so `dashboard` and `core` import
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
