@@ -9,6 +9,7 @@ which invalidates cached artifacts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Callable
 
 from sklearn.decomposition import PCA
@@ -21,9 +22,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import SVC
 
+from core.errors import UnknownModelError
 from core.preprocessing import AUGMENT_FACTOR, Augmented, Deskew, scale_pixels
 
-__all__ = ["ModelSpec", "MODELS", "MODEL_NAMES", "AUGMENTATIONS", "get_spec", "build_pipeline", "UnknownModelError"]
+__all__ = ["ModelSpec", "MODELS", "MODEL_NAMES", "AUGMENTATIONS", "get_spec", "build_pipeline", "UnknownModelError", "ScoreKind"]
 
 #: Bump when any factory, default parameter or preprocessing step changes.
 CATALOG_VERSION = "3"
@@ -34,11 +36,16 @@ AUGMENTATIONS: tuple[str, ...] = tuple(AUGMENT_FACTOR)
 N_JOBS = -1  # use both cores where the estimator can
 
 
-class UnknownModelError(KeyError):
-    """A model name not in the catalog; the message lists the valid names."""
+class ScoreKind(StrEnum):
+    """What a model's per-digit scores are: probabilities (``predict_proba``, rows sum to 1)
+    or decision-function values (any scale; not probabilities)."""
 
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0])
+    PROBABILITY = "probability"
+    DECISION = "decision score"
+
+    @property
+    def is_probability(self) -> bool:
+        return self is ScoreKind.PROBABILITY
 
 
 @dataclass(frozen=True)
@@ -60,9 +67,9 @@ class ModelSpec:
     has_proba: bool = True
 
     @property
-    def score_kind(self) -> str:
-        """``"probability"`` (predict_proba) or ``"decision score"`` (decision_function)."""
-        return "probability" if self.has_proba else "decision score"
+    def score_kind(self) -> ScoreKind:
+        """Probabilities (predict_proba) or decision scores (decision_function)."""
+        return ScoreKind.PROBABILITY if self.has_proba else ScoreKind.DECISION
 
 
 def _sgd(p: dict, rs: int):

@@ -1,12 +1,19 @@
-"""Command line: ``python -m core train|evaluate``.
+"""Command line: ``python -m core train|evaluate|...``.
 
 ``train`` fits the catalog models that are not cached yet (with a progress bar) and prints
 a table; ``evaluate`` prints the same table from the cache without training anything.
+
+Further subcommands live in their own modules, listed in :data:`COMMAND_MODULES`. Each such
+module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``; it
+calls :func:`add_data_arguments` for the shared ``--source/--mnist-dir/--models-dir`` flags.
+Any :class:`core.errors.DashboardError` a command raises is printed as ``error: ...`` with
+exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -18,6 +25,7 @@ from tqdm import tqdm
 from core.catalog import AUGMENTATIONS, MODEL_NAMES, UnknownModelError, get_spec
 from core.data import SOURCES, DataSourceError, load_mnist
 from core.evaluation import predict_test, summary_row
+from core.errors import DashboardError
 from core.idx import IdxFormatError
 from core.training import ArtifactWarning, TrainOptions, load_cached_model, models_dir, train_model
 
@@ -32,18 +40,37 @@ TABLE_COLUMNS = {
 }
 
 
+#: Modules of further subcommands (see the module docstring).
+COMMAND_MODULES: list[str] = []
+
+
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags every subcommand shares: where the data and the models are."""
+    p.add_argument("--source", choices=SOURCES, default=os.environ.get("MNIST_SOURCE") or "auto",
+                   help="data source (default: $MNIST_SOURCE or auto)")
+    p.add_argument("--mnist-dir", help="folder of IDX files (default: $MNIST_DIR)")
+    p.add_argument("--models-dir", help="artifact folder (default: $MODELS_DIR or ./models)")
+
+
+def _command_modules():
+    return [importlib.import_module(name) for name in COMMAND_MODULES]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate}")
+    extra = _command_modules()
+    names = ["train", "evaluate", *(m.NAME for m in extra)]
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(names) + "}")
+    for module in extra:
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
     for name, help_text in (("train", "train missing models, then print the table"),
                             ("evaluate", "print the table from cached models; train nothing")):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--models", nargs="+", metavar="NAME", default=list(MODEL_NAMES),
                        help=f"models to include (default: all): {', '.join(MODEL_NAMES)}")
-        p.add_argument("--source", choices=SOURCES, default=os.environ.get("MNIST_SOURCE") or "auto",
-                       help="data source (default: $MNIST_SOURCE or auto)")
-        p.add_argument("--mnist-dir", help="folder of IDX files (default: $MNIST_DIR)")
-        p.add_argument("--models-dir", help="artifact folder (default: $MODELS_DIR or ./models)")
+        add_data_arguments(p)
         p.add_argument("--augment", choices=AUGMENTATIONS, help="training-set augmentation (default: per model)")
         g = p.add_mutually_exclusive_group()
         g.add_argument("--deskew", dest="deskew", action="store_true", default=None, help="force deskewing on")
@@ -69,6 +96,12 @@ def format_table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    if getattr(args, "_run", None) is not None:
+        try:
+            return int(args._run(args))
+        except DashboardError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     try:
         for name in args.models:
             get_spec(name)

@@ -17,6 +17,7 @@ from typing import Literal
 
 import numpy as np
 
+from core.errors import DashboardError
 from core.fileio import atomic_save_npz
 from core.idx import IDX_FILES, IdxFormatError, find_idx_file, read_idx_pair
 
@@ -39,7 +40,7 @@ OPENML_TIMEOUT_S = 5.0
 _OPENML_HOST = ("api.openml.org", 443)
 
 
-class DataSourceError(RuntimeError):
+class DataSourceError(DashboardError, RuntimeError):
     """A data source could not deliver MNIST; the message says why and what to do."""
 
 

@@ -40,6 +40,8 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
+from core.errors import DashboardError
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "BlankImageError",
@@ -67,7 +69,7 @@ FORMATS = "PNG, JPEG, GIF, BMP or WebP"
 UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "DIB", "WEBP", "TIFF", "PPM", "ICO")
 
 
-class ImageInputError(ValueError):
+class ImageInputError(DashboardError, ValueError):
     """The picture cannot be used; the message says what is wrong and what to do."""
 
 

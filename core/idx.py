@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import DashboardError
+
 __all__ = ["IdxFormatError", "read_idx", "write_idx", "IDX_FILES", "find_idx_file"]
 
 #: The four standard file stems, by role.
@@ -28,7 +30,7 @@ IDX_FILES = {
 _UBYTE = 0x08
 
 
-class IdxFormatError(ValueError):
+class IdxFormatError(DashboardError, ValueError):
     """An IDX file is missing, malformed or inconsistent; the message names the file."""
 
 

@@ -35,6 +35,7 @@ from filelock import FileLock
 
 from core.catalog import AUGMENTATIONS, CATALOG_VERSION, build_pipeline, get_spec
 from core.data import MnistData
+from core.errors import ArtifactWarning
 from core.fileio import atomic_write_bytes
 from core.preprocessing import AUGMENT_FACTOR, final_estimator
 
@@ -54,10 +55,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 RECORD_FORMAT = 1
-
-
-class ArtifactWarning(UserWarning):
-    """A cached artifact was unusable (corrupt, tampered, stale) and will be retrained."""
 
 
 @dataclass(frozen=True)

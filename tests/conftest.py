@@ -1,6 +1,15 @@
-"""Shared fixtures: the offline sample data and real models trained on it once per session."""
+"""Shared fixtures: the offline sample data, real models trained on it once per session, and
+(for tests/browser/) one Streamlit server on those models plus one Chromium.
+
+The browser fixtures live here, not in a tests/browser/conftest.py: a second module named
+``conftest`` would shadow this one for the tests' ``from conftest import ...``."""
 
 from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +17,9 @@ import pytest
 from core.catalog import MODEL_NAMES
 from core.data import MnistData, load_sample
 from core.idx import IDX_FILES, write_idx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+from browser_support import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +56,85 @@ def write_idx_set(folder, data: MnistData, *, gz: bool = False, n_train: int = 2
     for role, stem in IDX_FILES.items():
         write_idx(folder / (stem + suffix), arrays[role])
     return folder
+
+
+# ------------------------------------------------------------------ browser tests
+
+# Streamlit issue #7074 (open): loading a page's own URL (e.g. /Confusion_matrix) first probes
+# /Confusion_matrix/_stcore/health and /host-config, which answer 404, before using the root
+# ones. Chromium reports each 404 as a console error. Nothing else is ignored.
+_BENIGN = [
+    lambda text, url: (
+        text.startswith("Failed to load resource: the server responded with a status of 404")
+        and re.search(r"/[^/]+/_stcore/(health|host-config)$", url or "") is not None
+    ),
+]
+_LOG_PROBLEM = re.compile(r"Traceback|Error|Exception")
+
+
+def _require_chromium() -> None:
+    if os.access(CHROMIUM, os.X_OK):
+        return
+    message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def server(sample_models_dir, tmp_path_factory):
+    _require_chromium()
+    folder, _ = sample_models_dir
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    env = {
+        "MNIST_SOURCE": "sample",
+        "MODELS_DIR": str(folder),
+        "MNIST_DIR": "",
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    }
+    srv = StreamlitServer(log, env)
+    try:
+        srv.wait_healthy()
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page on the app's Home; fails the test on console errors or server-log problems."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    errors: list[str] = []
+
+    def on_console(msg):
+        if msg.type != "error":
+            return
+        url = (msg.location or {}).get("url", "")
+        if not any(rule(msg.text, url) for rule in _BENIGN):
+            errors.append(f"{msg.text} ({url})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    log_start = len(server.log())
+    yield page
+    context.close()
+    new_log = server.log()[log_start:]
+    assert not errors, "browser console errors:\n" + "\n".join(errors)
+    assert not _LOG_PROBLEM.search(new_log), f"server log:\n{new_log}"
+
+

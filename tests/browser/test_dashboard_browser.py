@@ -5,9 +5,8 @@ digits; the threshold slider moves precision and recall; drawing digits on the c
 predictions. Expected numbers are computed independently with core on the same data and
 models. Digit tiles are counted as ``.digit-tile`` (one div per digit in the gallery's HTML).
 
-One Streamlit server and one Chromium serve the whole module (fixtures below, not in a
-tests/browser/conftest.py: a second module named ``conftest`` would shadow tests/conftest.py
-for the core tests' ``from conftest import ...``). The server runs ``streamlit run dashboard/Home.py`` on a free loopback port with the offline
+One Streamlit server and one Chromium serve every browser test module (the ``server``,
+``browser`` and ``page`` fixtures in tests/conftest.py). The server runs ``streamlit run dashboard/Home.py`` on a free loopback port with the offline
 sample (``MNIST_SOURCE=sample``) and the session's trained models (``MODELS_DIR``), logging
 to ``<tmp>/streamlit.log``; it is stopped by its own PID. Each test gets a fresh page (browser
 context) whose console errors, and the server log written during the test, must stay clean.
@@ -23,96 +22,11 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    StreamlitServer,
-    no_exception_shown,
-    open_app_page,
-    settle,
-)
+from browser_support import no_exception_shown, open_app_page, settle
 from playwright.sync_api import expect
 
 from core.catalog import MODELS
 from core.evaluation import binary_analysis, confusion, predict_test, threshold_metrics
-
-# Streamlit issue #7074 (open): loading a page's own URL (e.g. /Confusion_matrix) first probes
-# /Confusion_matrix/_stcore/health and /host-config, which answer 404, before using the root
-# ones. Chromium reports each 404 as a console error. Nothing else is ignored.
-_BENIGN = [
-    lambda text, url: (
-        text.startswith("Failed to load resource: the server responded with a status of 404")
-        and re.search(r"/[^/]+/_stcore/(health|host-config)$", url or "") is not None
-    ),
-]
-_LOG_PROBLEM = re.compile(r"Traceback|Error|Exception")
-
-
-def _require_chromium() -> None:
-    if os.access(CHROMIUM, os.X_OK):
-        return
-    message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def server(sample_models_dir, tmp_path_factory):
-    _require_chromium()
-    folder, _ = sample_models_dir
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {
-        "MNIST_SOURCE": "sample",
-        "MODELS_DIR": str(folder),
-        "MNIST_DIR": "",
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-    }
-    srv = StreamlitServer(log, env)
-    try:
-        srv.wait_healthy()
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    """A fresh page on the app's Home; fails the test on console errors or server-log problems."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    errors: list[str] = []
-
-    def on_console(msg):
-        if msg.type != "error":
-            return
-        url = (msg.location or {}).get("url", "")
-        if not any(rule(msg.text, url) for rule in _BENIGN):
-            errors.append(f"{msg.text} ({url})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-    log_start = len(server.log())
-    yield page
-    context.close()
-    new_log = server.log()[log_start:]
-    assert not errors, "browser console errors:\n" + "\n".join(errors)
-    assert not _LOG_PROBLEM.search(new_log), f"server log:\n{new_log}"
-
 
 pytestmark = pytest.mark.browser
 

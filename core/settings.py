@@ -1,0 +1,80 @@
+"""The app's and the CLI's settings, read from the environment in one place.
+
+``MNIST_SOURCE`` (auto, idx, openml, sample; surrounding blanks ignored), ``MNIST_DIR`` (a
+folder of IDX files), ``MODELS_DIR`` (the artifact folder, default ``./models``) and
+``DASK_SCHEDULER_ADDRESS`` (a Dask scheduler for hyperparameter search). Reading settings
+never creates or touches a folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from core.errors import ConfigError
+
+__all__ = ["Settings", "SOURCES", "DEFAULT_MODELS_DIR", "parse_source"]
+
+SOURCES: tuple[str, ...] = ("auto", "idx", "openml", "sample")
+DEFAULT_MODELS_DIR = "models"
+
+
+def parse_source(value: str | None) -> str:
+    """``value`` stripped and lower-cased, ``auto`` when empty; ConfigError if unknown."""
+    source = (value or "").strip().lower() or "auto"
+    if source not in SOURCES:
+        raise ConfigError(f"unknown data source {value!r}; choose one of {', '.join(SOURCES)}.")
+    return source
+
+
+def _folder(value: str | None, what: str) -> Path | None:
+    if value is None:
+        return None
+    if not value.strip():
+        raise ConfigError(f"{what} is empty; give a folder path, or leave it unset for the default.")
+    return Path(value.strip()).expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where data and models come from. Build with :meth:`from_env`, override with :meth:`with_`."""
+
+    source: str = "auto"
+    mnist_dir: Path | None = None
+    models_dir: Path = Path(DEFAULT_MODELS_DIR)
+    dask_address: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Settings from ``environ`` (default ``os.environ``); ConfigError names a bad variable."""
+        env = os.environ if environ is None else environ
+        models = env.get("MODELS_DIR")
+        return cls(
+            source=parse_source(env.get("MNIST_SOURCE")),
+            mnist_dir=Path(env["MNIST_DIR"].strip()).expanduser() if (env.get("MNIST_DIR") or "").strip() else None,
+            models_dir=_folder(models, "MODELS_DIR") if models else Path(DEFAULT_MODELS_DIR),
+            dask_address=(env.get("DASK_SCHEDULER_ADDRESS") or "").strip() or None,
+        )
+
+    def with_(
+        self,
+        *,
+        source: str | None = None,
+        mnist_dir: str | os.PathLike | None = None,
+        models_dir: str | os.PathLike | None = None,
+        dask_address: str | None = None,
+    ) -> "Settings":
+        """A copy with the given values (e.g. CLI flags) replacing these; None keeps a value.
+        An empty ``models_dir`` string is an error, not the default."""
+        changes: dict = {}
+        if source is not None:
+            changes["source"] = parse_source(source)
+        if mnist_dir is not None:
+            changes["mnist_dir"] = _folder(str(mnist_dir), "--mnist-dir")
+        if models_dir is not None:
+            changes["models_dir"] = _folder(str(models_dir), "--models-dir")
+        if dask_address is not None:
+            changes["dask_address"] = dask_address.strip() or None
+        return replace(self, **changes)
