@@ -19,7 +19,6 @@ import os
 import sys
 import warnings
 
-import pandas as pd
 from tqdm import tqdm
 
 from core.catalog import AUGMENTATIONS, MODEL_NAMES, UnknownModelError, get_spec
@@ -27,17 +26,11 @@ from core.data import SOURCES, DataSourceError, load_mnist
 from core.evaluation import predict_test, summary_row
 from core.errors import DashboardError
 from core.idx import IdxFormatError
+from core.leaderboard import format_leaderboard
 from core.training import ArtifactWarning, TrainOptions, load_cached_model, models_dir, train_model
 
-TABLE_COLUMNS = {
-    "label": "model",
-    "accuracy": "accuracy %",
-    "macro_f1": "macro F1 %",
-    "fit_s": "fit s",
-    "predict_ms_per_digit": "predict ms/digit",
-    "size_mb": "size MB",
-    "options": "options",
-}
+#: The summary keys the CLI table shows (see core.leaderboard).
+TABLE_COLUMNS = ["label", "accuracy", "macro_f1", "fit_s", "predict_ms_per_digit", "size_mb", "options"]
 
 
 #: Modules of further subcommands (see the module docstring).
@@ -84,13 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def format_table(rows: list[dict]) -> str:
     """The leaderboard as aligned text (accuracy and F1 in percent)."""
-    frame = pd.DataFrame(rows)[list(TABLE_COLUMNS)].rename(columns=TABLE_COLUMNS)
-    frame["accuracy %"] = (frame["accuracy %"] * 100).round(2)
-    frame["macro F1 %"] = (frame["macro F1 %"] * 100).round(2)
-    frame["fit s"] = frame["fit s"].round(1)
-    frame["predict ms/digit"] = frame["predict ms/digit"].round(3)
-    frame["size MB"] = frame["size MB"].round(1)
-    return frame.to_string(index=False)
+    return format_leaderboard(rows, columns=TABLE_COLUMNS)
 
 
 def main(argv: list[str] | None = None) -> int:
