@@ -5,7 +5,8 @@ a table; ``evaluate`` prints the same table from the cache without training anyt
 
 Further subcommands live in their own modules, listed in :data:`COMMAND_MODULES`. Each such
 module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``; it
-calls :func:`add_data_arguments` for the shared ``--source/--mnist-dir/--models-dir`` flags.
+calls :func:`add_data_arguments` for the shared ``--source/--mnist-dir/--models-dir`` flags and
+:func:`open_store_from_args` for the data and the :class:`core.store.ArtifactStore` they select.
 Any :class:`core.errors.DashboardError` a command raises is printed as ``error: ...`` with
 exit code 2.
 """
@@ -15,19 +16,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
-import warnings
 
 from tqdm import tqdm
 
-from core.catalog import AUGMENTATIONS, MODEL_NAMES, UnknownModelError, get_spec
-from core.data import SOURCES, DataSourceError, load_mnist
-from core.evaluation import predict_test, summary_row
+from core.catalog import AUGMENTATIONS, MODEL_NAMES, get_spec
+from core.data import MnistData, load_mnist
 from core.errors import DashboardError
-from core.idx import IdxFormatError
+from core.evaluation import summary_row
 from core.leaderboard import format_leaderboard
-from core.training import ArtifactWarning, TrainOptions, load_cached_model, models_dir, train_model
+from core.progress import reporting
+from core.settings import SOURCES, Settings
+from core.store import ArtifactStore, TrainOptions
 
 #: The summary keys the CLI table shows (see core.leaderboard).
 TABLE_COLUMNS = ["label", "accuracy", "macro_f1", "fit_s", "predict_ms_per_digit", "size_mb", "options"]
@@ -39,7 +39,7 @@ COMMAND_MODULES: list[str] = []
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
     """The flags every subcommand shares: where the data and the models are."""
-    p.add_argument("--source", choices=SOURCES, default=os.environ.get("MNIST_SOURCE") or "auto",
+    p.add_argument("--source", choices=SOURCES, default=None,
                    help="data source (default: $MNIST_SOURCE or auto)")
     p.add_argument("--mnist-dir", help="folder of IDX files (default: $MNIST_DIR)")
     p.add_argument("--models-dir", help="artifact folder (default: $MODELS_DIR or ./models)")
@@ -68,8 +68,9 @@ def _parser() -> argparse.ArgumentParser:
         g = p.add_mutually_exclusive_group()
         g.add_argument("--deskew", dest="deskew", action="store_true", default=None, help="force deskewing on")
         g.add_argument("--no-deskew", dest="deskew", action="store_false", help="force deskewing off")
-        p.add_argument("--max-train", type=int, help="train on a stratified subset of this many digits")
-        p.add_argument("--seed", type=int, default=0, help="random_state (default: 0)")
+        p.add_argument("--max-train", type=int,
+                       help="train on a stratified subset of this many digits (at least the training size: all)")
+        p.add_argument("--seed", type=int, default=0, help="random_state, 0 to 2**32-1 (default: 0)")
         if name == "train":
             p.add_argument("--force", action="store_true", help="retrain even when cached")
     return parser
@@ -80,51 +81,62 @@ def format_table(rows: list[dict]) -> str:
     return format_leaderboard(rows, columns=TABLE_COLUMNS)
 
 
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The environment's settings with the shared flags (--source, --mnist-dir, --models-dir)
+    applied; ConfigError names a bad value (e.g. an empty --models-dir)."""
+    return Settings.from_env().with_(source=args.source, mnist_dir=args.mnist_dir, models_dir=args.models_dir)
+
+
+def open_store_from_args(args: argparse.Namespace, *, problem=None) -> tuple[MnistData, ArtifactStore]:
+    """The data and the artifact store the shared flags select. ``problem`` receives messages
+    about unusable artifacts (default: printed once each as ``warning: ...`` on stderr)."""
+    settings = settings_from_args(args)
+    data = load_mnist(settings.source, mnist_dir=settings.mnist_dir)
+    say = problem or (lambda message: tqdm.write(f"warning: {message}", file=sys.stderr))
+    return data, ArtifactStore.from_settings(settings, data=data, problem=say)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    if getattr(args, "_run", None) is not None:
-        try:
-            return int(args._run(args))
-        except DashboardError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
     try:
-        for name in args.models:
-            get_spec(name)
-        data = load_mnist(args.source, mnist_dir=args.mnist_dir)
-        options = TrainOptions(deskew=args.deskew, augment=args.augment, max_train=args.max_train)
-        for name in args.models:
-            options.resolved(name)
-        folder = models_dir(args.models_dir)
-    except (UnknownModelError, ValueError, DataSourceError, IdxFormatError, OSError) as exc:
+        if getattr(args, "_run", None) is not None:
+            return int(args._run(args))
+        return _train_or_evaluate(args)
+    except DashboardError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _train_or_evaluate(args: argparse.Namespace) -> int:
+    for name in args.models:
+        get_spec(name)
+    data, store = open_store_from_args(args)
+    options = TrainOptions(deskew=args.deskew, augment=args.augment, max_train=args.max_train)
+    for name in args.models:
+        store.key(name, options, args.seed)  # OptionsError for bad options or seed, before any work
     print(f"data: {data.description} [{data.reason}; fingerprint {data.fingerprint}]")
-    print(f"models: {folder.resolve()}")
+    print(f"models: {store.folder.resolve()}")
 
     rows, missing = [], []
     bar = tqdm(args.models, desc=args.command, unit="model", file=sys.stderr, disable=None)
-    for name in bar:
-        bar.set_postfix_str(name)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ArtifactWarning)
+    try:
+        for name in bar:
+            bar.set_postfix_str(name)
             if args.command == "train":
-                model = train_model(name, data=data, options=options, random_state=args.seed,
-                                    models_path=folder, force=args.force,
-                                    on_status=lambda msg: bar.set_postfix_str(msg))
+                with reporting(lambda _fraction, message: bar.set_postfix_str(message)):
+                    model = store.train(name, options=options, random_state=args.seed, force=args.force)
             else:
-                model = load_cached_model(name, data=data, options=options, random_state=args.seed, models_path=folder)
-        for w in caught:
-            tqdm.write(f"warning: {w.message}", file=sys.stderr)
-        if model is None:
-            missing.append(name)
-            continue
-        source = "cache" if model.from_cache else f"trained in {model.record.fit_seconds:.1f} s"
-        tqdm.write(f"{name}: {source}", file=sys.stderr)
-        bar.set_postfix_str(f"{name}: evaluating")
-        rows.append(summary_row(model, predict_test(model, data)))
-    bar.close()
+                model = store.load(name, options=options, random_state=args.seed)
+            if model is None:
+                missing.append(name)
+                continue
+            source = "cache" if model.from_cache else f"trained in {model.record.fit_seconds:.1f} s"
+            tqdm.write(f"{name}: {source}", file=sys.stderr)
+            bar.set_postfix_str(f"{name}: evaluating")
+            rows.append(summary_row(model, store.predictions(model)))
+    finally:
+        bar.close()
     if rows:
         print(format_table(rows))
     if missing:

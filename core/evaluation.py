@@ -10,36 +10,39 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sklearn import metrics
 
-from core.data import MnistData, fingerprint_arrays
-from core.fileio import atomic_save_npz
+from core.data import MnistData
 from core.preprocessing import final_estimator
-from core.training import ModelRecord, TrainedModel, models_dir
+from core.timing import single_digit_latency_ms
+
+if TYPE_CHECKING:
+    from core.store import ModelRecord, TrainedModel
 
 __all__ = [
+    "BinaryAnalysis",
     "TestPredictions",
-    "predict_test",
-    "model_scores",
     "accuracy",
-    "classification_table",
-    "confusion",
+    "binary_analysis",
+    "cached_predictions",
     "cell_indices",
+    "classification_table",
+    "compute_predictions",
+    "confusion",
+    "model_scores",
+    "predict_digit",
+    "predict_test",
+    "summary_row",
+    "threshold_errors",
+    "threshold_for",
+    "threshold_metrics",
     "top_confusions",
     "top_k",
-    "BinaryAnalysis",
-    "binary_analysis",
-    "threshold_metrics",
-    "threshold_for",
-    "threshold_errors",
-    "cached_predictions",
     "training_curve",
-    "summary_row",
-    "predict_digit",
 ]
 
 DIGITS = np.arange(10)
@@ -86,67 +89,36 @@ def _predict(pipeline, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
     return classes[np.argmax(scores, axis=1)].astype(np.int64), scores, kind
 
 
-def _latency_ms(pipeline, X: np.ndarray, *, repeats: int = 7) -> float:
-    one = X[:1]
-    pipeline.predict(one)  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        pipeline.predict(one)
-        times.append(time.perf_counter() - start)
-    return 1000.0 * float(np.median(times))
+def compute_predictions(pipeline, data: MnistData) -> TestPredictions:
+    """Run ``pipeline`` on ``data.X_test`` (n, 784): predictions, (n, 10) scores, the time for
+    the whole set, and the single-digit latency (core.timing: warm, median of several)."""
+    start = time.perf_counter()
+    y_pred, scores, kind = _predict(pipeline, data.X_test)
+    seconds = time.perf_counter() - start
+    return TestPredictions(data.y_test, y_pred, scores, kind, seconds, single_digit_latency_ms(pipeline, data.X_test))
 
 
-def _predictions_path(model_path: Path) -> Path:
-    return model_path.with_name(model_path.name.removesuffix(".joblib") + ".predictions.npz")
+def _store_of(folder, data: MnistData):
+    from core.training import open_store
 
-
-def _read_predictions(path: Path, data: MnistData, model_sha256: str) -> TestPredictions | None:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if str(f["test_fingerprint"]) != fingerprint_arrays(data.X_test, data.y_test):
-                return None
-            if str(f["model_sha256"]) != model_sha256:
-                return None
-            return TestPredictions(
-                y_true=data.y_test, y_pred=f["y_pred"], scores=f["scores"],
-                score_kind=str(f["score_kind"]), predict_seconds=float(f["predict_seconds"]),
-                latency_ms=float(f["latency_ms"]),
-            )
-    except Exception:  # missing or unreadable cache: the caller recomputes
-        return None
+    return open_store(data, folder)
 
 
 def cached_predictions(record: ModelRecord, data: MnistData, *, models_path: str | os.PathLike | None = None) -> TestPredictions | None:
     """The test-set predictions cached for the artifact ``record`` describes, without
     loading the model; None if there are none (or they belong to other data or a
-    different model file)."""
-    path = _predictions_path(models_dir(models_path) / f"{record.name}-{record.key}.joblib")
-    return _read_predictions(path, data, record.model_sha256)
+    different model file). See :meth:`core.store.ArtifactStore.cached_predictions`."""
+    return _store_of(models_path, data).cached_predictions(record)
 
 
 def predict_test(model: TrainedModel, data: MnistData, *, use_cache: bool = True) -> TestPredictions:
-    """Predict ``data.X_test`` (n, 784) with ``model``; cached beside the artifact.
-
-    A cache file for other test data, or an unreadable one, is ignored and rewritten.
-    """
-    path = _predictions_path(model.path)
+    """Predict ``data.X_test`` (n, 784) with ``model``; cached beside the artifact by the
+    store (a read-only folder gets its predictions uncached). ``use_cache=False`` recomputes."""
+    store = _store_of(model.path.parent, data)
     if use_cache:
-        cached = _read_predictions(path, data, model.record.model_sha256)
-        if cached is not None:
-            return cached
-    start = time.perf_counter()
-    y_pred, scores, kind = _predict(model.pipeline, data.X_test)
-    seconds = time.perf_counter() - start
-    test_fp = fingerprint_arrays(data.X_test, data.y_test)
-    preds = TestPredictions(data.y_test, y_pred, scores, kind, seconds, _latency_ms(model.pipeline, data.X_test))
-    try:
-        atomic_save_npz(
-            path, y_pred=y_pred, scores=scores, score_kind=kind, predict_seconds=seconds,
-            latency_ms=preds.latency_ms, test_fingerprint=test_fp, model_sha256=model.record.model_sha256,
-        )
-    except OSError:  # a read-only models folder still gets its predictions, just uncached
-        pass
+        return store.predictions(model)
+    preds = compute_predictions(model.pipeline, data)
+    store.save_predictions(model.record, preds)
     return preds
 
 

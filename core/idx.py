@@ -98,6 +98,11 @@ def read_idx(path: str | os.PathLike, *, expected_ndim: int | None = None) -> np
     if len(data) < header_len:
         raise IdxFormatError(f"{str(path)!r}: truncated header ({len(data)} of {header_len} bytes).")
     shape = struct.unpack(">" + "I" * ndim, data[4:header_len])
+    if 0 in shape:
+        raise IdxFormatError(
+            f"{str(path)!r}: the header is valid but the file holds no items (shape {shape}). "
+            "Download the file again."
+        )
     expected = int(np.prod(shape, dtype=np.int64))
     actual = len(data) - header_len
     if actual < expected:

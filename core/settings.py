@@ -2,8 +2,10 @@
 
 ``MNIST_SOURCE`` (auto, idx, openml, sample; surrounding blanks ignored), ``MNIST_DIR`` (a
 folder of IDX files), ``MODELS_DIR`` (the artifact folder, default ``./models``) and
-``DASK_SCHEDULER_ADDRESS`` (a Dask scheduler for hyperparameter search). Reading settings
-never creates or touches a folder.
+``DASK_SCHEDULER_ADDRESS`` (a Dask scheduler for hyperparameter search) and
+``MNIST_DASHBOARD_KEY_FILE`` (the key that signs trained artifacts; default
+``$XDG_CONFIG_HOME/mnist-dashboard/signing.key``, else ``~/.config/mnist-dashboard/signing.key``).
+Reading settings never creates or touches a folder.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ from pathlib import Path
 
 from core.errors import ConfigError
 
-__all__ = ["Settings", "SOURCES", "DEFAULT_MODELS_DIR", "parse_source"]
+__all__ = ["Settings", "SOURCES", "DEFAULT_MODELS_DIR", "KEY_FILE_ENV", "parse_source", "default_key_file"]
 
 SOURCES: tuple[str, ...] = ("auto", "idx", "openml", "sample")
 DEFAULT_MODELS_DIR = "models"
+KEY_FILE_ENV = "MNIST_DASHBOARD_KEY_FILE"
+
+
+def default_key_file(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the artifact signing key lives when ``MNIST_DASHBOARD_KEY_FILE`` is unset: the
+    user's config folder (``$XDG_CONFIG_HOME`` or ``~/.config``), outside any models folder."""
+    env = os.environ if environ is None else environ
+    base = (env.get("XDG_CONFIG_HOME") or "").strip()
+    root = Path(base).expanduser() if base else Path("~/.config").expanduser()
+    return root / "mnist-dashboard" / "signing.key"
 
 
 def parse_source(value: str | None) -> str:
@@ -33,7 +45,7 @@ def _folder(value: str | None, what: str) -> Path | None:
     if value is None:
         return None
     if not value.strip():
-        raise ConfigError(f"{what} is empty; give a folder path, or leave it unset for the default.")
+        raise ConfigError(f"{what} is empty; give a path, or leave it unset for the default.")
     return Path(value.strip()).expanduser()
 
 
@@ -45,6 +57,12 @@ class Settings:
     mnist_dir: Path | None = None
     models_dir: Path = Path(DEFAULT_MODELS_DIR)
     dask_address: str | None = None
+    key_file: Path | None = None
+
+    @property
+    def signing_key_file(self) -> Path:
+        """The signing key's path: ``key_file`` if set, else :func:`default_key_file`."""
+        return self.key_file if self.key_file is not None else default_key_file()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -56,6 +74,8 @@ class Settings:
             mnist_dir=Path(env["MNIST_DIR"].strip()).expanduser() if (env.get("MNIST_DIR") or "").strip() else None,
             models_dir=_folder(models, "MODELS_DIR") if models else Path(DEFAULT_MODELS_DIR),
             dask_address=(env.get("DASK_SCHEDULER_ADDRESS") or "").strip() or None,
+            key_file=(_folder(env[KEY_FILE_ENV], KEY_FILE_ENV) if env.get(KEY_FILE_ENV) is not None
+                      else default_key_file(env)),
         )
 
     def with_(

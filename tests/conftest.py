@@ -21,6 +21,25 @@ from core.idx import IDX_FILES, write_idx
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
 from browser_support import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
 
+_KEY_DIR: str | None = None
+
+
+def pytest_configure(config):
+    """Sign artifacts with a per-session key in a temp folder, never the user's real config.
+    Set in the environment, so CLI subprocesses and the browser tests' Streamlit server use it."""
+    global _KEY_DIR
+    import tempfile
+
+    _KEY_DIR = tempfile.mkdtemp(prefix="mnist-dashboard-key-")
+    os.environ["MNIST_DASHBOARD_KEY_FILE"] = str(Path(_KEY_DIR) / "signing.key")
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    if _KEY_DIR:
+        shutil.rmtree(_KEY_DIR, ignore_errors=True)
+
 
 @pytest.fixture(scope="session")
 def sample_data() -> MnistData:
@@ -42,6 +61,20 @@ def sample_models_dir(tmp_path_factory, sample_data):
 def sample_models(sample_models_dir):
     """name -> TrainedModel for every catalog model, trained on the sample."""
     return sample_models_dir[1]
+
+
+def resign_record(path) -> dict:
+    """Sign the JSON record at ``path`` again with this session's key, as this installation
+    would have (e.g. to fake an artifact trained by an older scikit-learn); returns it."""
+    import json
+
+    from core.settings import Settings
+    from core.store import _sign, load_signing_key
+
+    record = json.loads(Path(path).read_text())
+    record["signature"] = _sign(record, load_signing_key(Settings.from_env().signing_key_file))
+    Path(path).write_text(json.dumps(record))
+    return record
 
 
 def write_idx_set(folder, data: MnistData, *, gz: bool = False, n_train: int = 200, n_test: int = 50):

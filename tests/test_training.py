@@ -5,6 +5,8 @@ import pickle
 import numpy as np
 import pytest
 
+from conftest import resign_record
+
 from core.catalog import MODEL_NAMES
 from core.training import ArtifactWarning, TrainOptions, artifact_key, cached_record, load_cached_model, train_model
 
@@ -98,6 +100,7 @@ def test_stale_versions_are_retrained(tmp_path, sample_data):
     record = json.loads(json_path.read_text())
     record["versions"]["sklearn"] = "0.24.2"
     json_path.write_text(json.dumps(record))
+    resign_record(json_path)  # validly signed, but by an older scikit-learn
     with pytest.warns(ArtifactWarning, match="trained with sklearn 0.24.2"):
         assert load_cached_model("knn", data=sample_data, options=SMALL, models_path=tmp_path) is None
     assert not json_path.exists()
