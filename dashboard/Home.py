@@ -7,21 +7,53 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.catalog import MODELS
 from core.plots import plot_class_balance
 from dashboard import cache
 from dashboard.components import digit_gallery, require_data, setup_page, train_hint
 
 setup_page("Home", "🔢")
 st.title("MNIST handwritten digits: a classifier dashboard")
+_labels = [spec.label for spec in MODELS.values()]
 st.markdown(
-    "Seven scikit-learn classifiers, from a linear SVM to an RBF-kernel SVM and a small neural "
-    "network, trained on MNIST's 28×28 handwritten digits. Use the pages in the sidebar to "
+    f"{len(_labels)} classifiers, from {_labels[0]} to {_labels[-1]}, trained on MNIST's 28×28 "
+    "handwritten digits. Use the pages in the sidebar to "
     "**compare the models**, open any cell of a **confusion matrix** to see the digits behind it, "
     "turn a model into a single-digit detector and move its **precision/recall threshold**, or "
     "**draw a digit** and watch every model answer."
 )
 
 data = require_data()
+
+# ------------------------------------------------------------- train (first thing a user needs)
+statuses = cache.load_model_status(data)
+missing = [s for s in statuses if not s.trained]
+jobs = cache.training_jobs(data)
+running = [j for j in jobs if not j.state.finished]
+failed = [j for j in jobs if j.state == "failed" and j.key.rsplit(":", 1)[-1] in {s.name for s in missing}]
+
+if running:
+    names = ", ".join(j.label.removeprefix("Training ") for j in running)
+    st.info(
+        f"**Training in the background:** {names}. Progress is in the sidebar on every page; you can "
+        "leave this page, and the models appear when they are ready.",
+        icon=":material/model_training:",
+    )
+elif missing:
+    labels = ", ".join(s.label for s in missing)
+    st.info(f"**{len(missing)} of {len(statuses)} models are not trained yet:** {labels}.", icon=":material/info:")
+if missing:
+    if st.button(f"Train missing models ({len(missing)})", type="primary", key="train_missing", disabled=bool(running)):
+        cache.start_training([s.name for s in missing], data)
+        st.rerun()
+    if not running:
+        st.caption(
+            f"Training runs in the background in the server process. From a terminal: `{train_hint()}`."
+        )
+else:
+    st.success("All models are trained for this data.", icon=":material/check_circle:")
+for job in failed:
+    st.error(f"{job.label} failed: {job.error} Fix the cause and press the button again.")
 
 # ------------------------------------------------------------------------ data
 st.header("Data")
@@ -47,43 +79,9 @@ with right:
 
 # ---------------------------------------------------------------------- models
 st.header("Models")
-statuses = cache.load_model_status(data)
-missing = [s for s in statuses if not s.trained]
-
-if missing:
-    labels = ", ".join(s.label for s in missing)
-    st.write(f"Not trained yet: **{labels}**.")
-    if st.button(f"Train missing models ({len(missing)})", type="primary", key="train_missing"):
-        progress = st.progress(0.0, text="Starting…")
-        failed = []
-        for i, status in enumerate(missing):
-            progress.progress(i / len(missing), text=f"Training {status.label} ({i + 1} of {len(missing)})…")
-            with st.status(f"{status.label}: training…", expanded=False) as box:
-                try:
-                    model = cache.train_one(status.name, data, on_status=box.write)
-                except Exception as exc:  # shown, not raised: the other models still get trained
-                    failed.append(status.label)
-                    box.error(f"{type(exc).__name__}: {exc}")
-                    box.update(label=f"{status.label}: failed", state="error", expanded=True)
-                    continue
-                for note in model.notes:
-                    box.warning(note)
-                how = ("loaded (another session trained it)" if model.from_cache
-                       else f"trained in {model.record.fit_seconds:.1f} s")
-                box.update(label=f"{status.label}: {how}", state="complete")
-        progress.progress(1.0, text="Done.")
-        if failed:
-            st.error(f"Training failed for {', '.join(failed)}; see above. Fix the cause and press the button again.")
-        else:
-            st.success("All models are trained. The table below and the other pages now use them.")
-        statuses = cache.load_model_status(data)
-    else:
-        st.caption(
-            "Training runs here in the server process; on the 5,000-digit sample all seven take about "
-            f"a minute, on full MNIST several minutes. From a terminal: `{train_hint()}`."
-        )
-else:
-    st.success("All catalog models are trained for this data.")
+for status in statuses:
+    for problem in status.problems:
+        st.warning(f"{problem} Press the Train button (or run `{train_hint()}`) to retrain it.", icon=":material/warning:")
 
 models, problems = cache.load_models(statuses, data)
 for problem in problems:
@@ -103,7 +101,7 @@ for status in statuses:
         "accuracy %": 100 * summary["accuracy"],
         "fit s": summary["fit_s"],
         "options": summary["options"],
-        "trained at": model.record.trained_at.replace("T", " ").replace("+00:00", " UTC"),
+        "trained at": model.record.trained_at[:19].replace("T", " ") + " UTC",
     })
 st.dataframe(
     pd.DataFrame(rows), hide_index=True, key="model_status",

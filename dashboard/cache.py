@@ -1,51 +1,53 @@
-"""Streamlit cache wrappers around the core loaders; the only place pages get data and models.
+"""Streamlit cache wrappers around the core loaders and the artifact store; the only place
+pages get data, models and background training.
 
-* ``st.cache_resource`` (one shared object per process, never copied) holds the MNIST arrays
-  and the fitted models, so no widget change and no second browser session loads or trains
-  anything again. Models are keyed by their artifact's SHA-256, so a model retrained by
-  the Home page or ``python -m core train`` is picked up on the next rerun.
+* Settings come from :class:`core.settings.Settings` (read on each call, never creating a folder).
+* ``st.cache_resource`` (one shared object per process, never copied) holds the MNIST arrays,
+  the fitted models and the background :class:`core.jobs.JobRunner`. Models are keyed by
+  artifact key and SHA-256, so a model retrained by the Home page or ``python -m core train``
+  is picked up on the next rerun. A failed load is never cached: the next rerun tries again
+  (e.g. after the CLI retrained the same bytes).
 * ``st.cache_data`` (a copy per caller) holds predictions and metrics. Arguments that are
   MnistData or TrainedModel objects are hashed by the data fingerprint and the artifact's
   path and SHA-256 (see ``_HASH_FUNCS``), never by their arrays.
+* Ranking models (the picker's default) reads accuracies from cached predictions only
+  (:func:`cached_accuracy`); it never unpickles a model.
 
-Nothing here trains unless :func:`train_one` is called (the Home page's button).
+Nothing here trains unless :func:`start_training` (the Home page's button) or
+:func:`train_one` is called. Training runs as background jobs that survive leaving the page;
+:func:`show_training_status` shows their progress in the sidebar of every page.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
 
-from core.catalog import MODEL_NAMES, get_spec
+from core.catalog import get_spec
 from core.data import MnistData, load_mnist
+from core.errors import ConfigError, DashboardError
 from core.evaluation import (
     BinaryAnalysis,
     TestPredictions,
     accuracy,
     binary_analysis,
     classification_table,
-    predict_test,
     summary_row,
     training_curve,
 )
-from core.training import (
-    ArtifactWarning,
-    ModelRecord,
-    TrainedModel,
-    latest_record,
-    options_of,
-    models_dir,
-    train_model,
-)
+from core.jobs import Job, JobRunner
+from core.progress import reporting
+from core.settings import Settings
+from core.store import ArtifactStore, ModelRecord, ModelStatus, TrainedModel
 
 __all__ = [
     "ModelStatus",
-        "data_source",
+    "cached_accuracy",
+    "data_source",
+    "job_runner",
     "load_accuracy",
     "load_binary_analysis",
     "load_classification_table",
@@ -57,7 +59,12 @@ __all__ = [
     "load_summary",
     "load_training_curve",
     "models_path",
+    "settings",
+    "show_training_status",
+    "start_training",
+    "store",
     "train_one",
+    "training_jobs",
 ]
 
 
@@ -68,12 +75,22 @@ def _model_hash(model: TrainedModel) -> str:
 _HASH_FUNCS = {MnistData: lambda d: d.fingerprint, TrainedModel: _model_hash}
 
 
-# ----------------------------------------------------------------------- data
+# ------------------------------------------------------------------- settings
+
+
+def settings() -> Settings:
+    """The app's settings (environment variables read once per call, in one place)."""
+    return Settings.from_env()
 
 
 def data_source() -> tuple[str, str | None]:
-    """The configured data source: ``(MNIST_SOURCE or "auto", MNIST_DIR or None)``."""
-    return os.environ.get("MNIST_SOURCE", "auto").strip() or "auto", os.environ.get("MNIST_DIR") or None
+    """The configured data source: ``(source, MNIST_DIR or None)``; never raises (a bad
+    MNIST_SOURCE is shown as given, and reported by :func:`load_data`)."""
+    try:
+        s = settings()
+        return s.source, (str(s.mnist_dir) if s.mnist_dir else None)
+    except ConfigError:
+        return (os.environ.get("MNIST_SOURCE") or "").strip() or "auto", os.environ.get("MNIST_DIR") or None
 
 
 @st.cache_resource(show_spinner="Loading MNIST…", max_entries=4)
@@ -84,65 +101,81 @@ def _load_data(source: str, mnist_dir: str | None) -> MnistData:
 def load_data() -> MnistData:
     """MNIST from the configured source, loaded once per process (arrays are read-only).
 
-    Raises what ``core.data.load_mnist`` raises (ValueError, DataSourceError,
+    Raises what ``core.data.load_mnist`` raises (ConfigError, DataSourceError,
     IdxFormatError); :func:`dashboard.components.require_data` turns that into a message.
     """
-    source, mnist_dir = data_source()
-    return _load_data(source, mnist_dir)
+    s = settings()
+    return _load_data(s.source, str(s.mnist_dir) if s.mnist_dir else None)
+
+
+def store(data: MnistData, *, problem: Callable[[str], None] | None = None) -> ArtifactStore:
+    """The artifact store for the configured models folder and ``data``. Raises ArtifactError
+    or ConfigError when the folder setting is unusable (e.g. MODELS_DIR is a file)."""
+    return ArtifactStore.from_settings(settings(), data=data, problem=problem or (lambda _message: None))
 
 
 def models_path() -> str:
     """The artifact folder in use (``MODELS_DIR`` or ``./models``), as an absolute path."""
-    return str(models_dir().resolve())
+    try:
+        return str(settings().models_dir.expanduser().resolve())
+    except ConfigError as exc:
+        return f"(unusable: {exc})"
 
 
 # --------------------------------------------------------------------- models
 
 
-@dataclass
-class ModelStatus:
-    """What the models folder holds for one catalog model (read from its JSON record)."""
-
-    name: str
-    label: str
-    record: ModelRecord | None
-
-    @property
-    def trained(self) -> bool:
-        return self.record is not None
-
-
 def load_model_status(data: MnistData) -> list[ModelStatus]:
-    """One entry per catalog model, trained or not: its most recently trained variant for this
-    data (e.g. one trained with ``python -m core train --augment shifts``). Reads JSON records
-    only (cheap, uncached, so a model trained elsewhere shows up on the next rerun)."""
-    folder = models_path()
-    return [
-        ModelStatus(name, get_spec(name).label, latest_record(name, data=data, models_path=folder))
-        for name in MODEL_NAMES
-    ]
+    """One entry per catalog model, trained or not: its most recently trained usable variant
+    for this data (e.g. one trained with ``python -m core train --augment shifts``). Reads JSON
+    records only (cheap, uncached, so a model trained elsewhere shows up on the next rerun).
+
+    A models folder that cannot be used (MODELS_DIR is a file, ...) stops the page with the
+    reason and what to do."""
+    try:
+        return store(data).statuses()
+    except DashboardError as exc:
+        st.sidebar.error(f"Models folder: {exc}")
+        st.error(f"**The models folder cannot be used.**\n\n{exc}")
+        st.stop()
+        raise  # not reached: st.stop() ends the script run
+
+
+class _LoadFailed(Exception):
+    """Raised inside a cached loader so that Streamlit does not cache the failure."""
+
+    def __init__(self, notes: tuple[str, ...]):
+        super().__init__("; ".join(notes))
+        self.notes = notes
 
 
 @st.cache_resource(show_spinner="Loading a trained model…", max_entries=64, hash_funcs=_HASH_FUNCS)
-def _load_model(name: str, data: MnistData, folder: str, sha256: str, _record: ModelRecord) -> tuple[TrainedModel | None, tuple[str, ...]]:
-    # sha256 is part of the key only: a retrained artifact has a new hash and is loaded anew.
-    from core.training import load_cached_model
+def _load_model(folder: str, name: str, key: str, sha256: str, data: MnistData, _record: ModelRecord) -> TrainedModel:
+    # folder, name, key and sha256 are the cache key: a retrained artifact is loaded anew.
+    # The store re-reads and verifies the record on disk; _record only names the artifact.
+    notes: list[str] = []
+    model = _store_at(folder, data, notes.append).load(_record)
+    if model is None:
+        raise _LoadFailed(tuple(notes) or (f"the saved {name} model is gone; train it again.",))
+    return model
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ArtifactWarning)
-        model = load_cached_model(name, data=data, options=options_of(_record), random_state=_record.random_state,
-                                  models_path=folder)
-    notes = tuple(str(w.message) for w in caught if issubclass(w.category, ArtifactWarning))
-    return model, notes
+
+def _store_at(folder: str | os.PathLike, data: MnistData, problem: Callable[[str], None] | None = None) -> ArtifactStore:
+    return ArtifactStore.from_settings(settings().with_(models_dir=folder), data=data,
+                                       problem=problem or (lambda _message: None))
 
 
 def load_model(status: ModelStatus, data: MnistData) -> tuple[TrainedModel | None, tuple[str, ...]]:
     """The fitted model behind ``status`` (loaded once per artifact and process) and any
-    ArtifactWarning messages. ``(None, notes)`` when the artifact turned out unusable: core
-    deletes it, so the model shows as untrained from the next rerun on."""
+    messages about an unusable artifact. ``(None, notes)`` when it turned out unusable (core
+    removes a corrupt artifact, so the model shows as untrained from the next rerun on)."""
     if status.record is None:
         return None, ()
-    return _load_model(status.name, data, models_path(), status.record.model_sha256, status.record)
+    rec = status.record
+    try:
+        return _load_model(models_path(), rec.name, rec.key, rec.model_sha256, data, rec), ()
+    except _LoadFailed as exc:
+        return None, exc.notes
 
 
 def load_models(statuses: list[ModelStatus], data: MnistData) -> tuple[dict[str, TrainedModel], list[str]]:
@@ -157,13 +190,37 @@ def load_models(statuses: list[ModelStatus], data: MnistData) -> tuple[dict[str,
     return models, problems
 
 
+class _NoCachedAccuracy(Exception):
+    pass
+
+
+@st.cache_data(show_spinner=False, max_entries=256, hash_funcs=_HASH_FUNCS)
+def _cached_accuracy(folder: str, name: str, key: str, sha256: str, data: MnistData, _record: ModelRecord) -> float:
+    value = _store_at(folder, data).accuracy(_record)
+    if value is None:
+        raise _NoCachedAccuracy  # not cached yet: ask again on the next rerun
+    return value
+
+
+def cached_accuracy(status: ModelStatus, data: MnistData) -> float | None:
+    """Test accuracy of ``status``'s model from its cached predictions, or None when they are
+    not cached yet. Never unpickles a model and never writes a file."""
+    if status.record is None:
+        return None
+    rec = status.record
+    try:
+        return _cached_accuracy(models_path(), rec.name, rec.key, rec.model_sha256, data, rec)
+    except _NoCachedAccuracy:
+        return None
+
+
 # -------------------------------------------------------------------- metrics
 
 
 @st.cache_data(show_spinner="Predicting the test set…", max_entries=64, hash_funcs=_HASH_FUNCS)
 def load_predictions(model: TrainedModel, data: MnistData) -> TestPredictions:
-    """The model's test-set predictions (core also caches them beside the artifact)."""
-    return predict_test(model, data)
+    """The model's test-set predictions (the store also caches them beside the artifact)."""
+    return _store_at(model.path.parent, data).predictions(model)
 
 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=_HASH_FUNCS)
@@ -198,14 +255,69 @@ def load_training_curve(model: TrainedModel) -> pd.DataFrame | None:
 # ------------------------------------------------------------------- training
 
 
-def train_one(name: str, data: MnistData, *, on_status: Callable[[str], None]) -> TrainedModel:
-    """Catalog model ``name`` fitted on ``data`` (core.training.train_model into the models
-    folder in use); loaded instead if it is cached, e.g. because another session trained it
-    meanwhile (core's per-artifact file lock makes concurrent trainers wait, not duplicate).
+@st.cache_resource(show_spinner=False)
+def job_runner() -> JobRunner:
+    """The process's one background-job runner (jobs run one at a time, in order)."""
+    return JobRunner(workers=1)
 
-    ``on_status`` gets core's progress messages. Messages about an unusable old artifact that
-    was replaced are in ``model.notes``. Raises what train_model raises.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ArtifactWarning)  # core also puts them in model.notes
-        return train_model(name, data=data, models_path=models_path(), on_status=on_status)
+
+def _job_key(folder: str, data: MnistData, name: str) -> str:
+    return f"train:{folder}:{data.fingerprint}:{name}"
+
+
+def start_training(names: list[str], data: MnistData) -> list[Job]:
+    """Queue training of catalog models ``names`` for ``data`` into the models folder in use,
+    as background jobs (one per model; a model already queued or training is not queued
+    twice, by this or any other session). Returns the jobs."""
+    folder = models_path()
+    the_store = store(data)
+    jobs = []
+    for name in names:
+        label = get_spec(name).label
+        jobs.append(job_runner().submit(
+            _job_key(folder, data, name), lambda name=name: the_store.train(name), label=f"Training {label}",
+        ))
+    return jobs
+
+
+def training_jobs(data: MnistData) -> list[Job]:
+    """This process's training jobs for ``data`` and the models folder in use, oldest first."""
+    prefix = f"train:{models_path()}:{data.fingerprint}:"
+    return [job for job in job_runner().jobs() if job.key.startswith(prefix)]
+
+
+def train_one(name: str, data: MnistData, *, on_status: Callable[[str], None]) -> TrainedModel:
+    """Catalog model ``name`` fitted on ``data`` in this thread (the store loads it instead
+    if it is cached, e.g. because another session trained it meanwhile). ``on_status`` gets
+    progress messages; messages about a replaced unusable artifact are in ``model.notes``."""
+    with reporting(lambda _fraction, message: on_status(message)):
+        return store(data).train(name)
+
+
+_SEEN_ACTIVE = "_training_jobs_seen_active"
+
+
+@st.fragment(run_every=1.0)
+def _training_fragment() -> None:
+    active = job_runner().active()
+    if not active:
+        if st.session_state.pop(_SEEN_ACTIVE, False):
+            st.rerun()  # the whole page: it now sees the new models, and this poller stops
+        return
+    st.session_state[_SEEN_ACTIVE] = True
+    st.markdown("**Training in the background**")
+    for job in active:
+        if job.state == "running":
+            st.progress(job.fraction or 0.0, text=f"{job.label}: {job.message}")
+        else:
+            st.caption(f"{job.label}: queued")
+    st.caption("You can keep using the app; the pages pick the models up when they are ready.")
+
+
+def show_training_status() -> None:
+    """In the sidebar: progress of background training, refreshed every second while jobs
+    run (nothing, and no polling, when none do). Call once per page."""
+    if not job_runner().active() and not st.session_state.get(_SEEN_ACTIVE):
+        return
+    with st.sidebar:
+        _training_fragment()

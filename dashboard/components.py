@@ -78,6 +78,7 @@ def require_data() -> MnistData:
     with st.sidebar:
         st.markdown("**Data**")
         st.caption(f"{data.description}  \n{_sentence(data.reason)}")
+    cache.show_training_status()  # background training's progress, on every page
     return data
 
 
@@ -111,13 +112,13 @@ def show_train_first() -> None:
 
 
 def _best_by_accuracy(statuses: list[cache.ModelStatus], data: MnistData) -> str:
+    """The most accurate model by its cached test predictions (read through cache.py; no model
+    is unpickled and no file written). Models without cached predictions rank last; ties and
+    "nothing cached yet" go to the earlier catalog entry."""
     best, best_acc = statuses[0].name, -1.0
     for status in statuses:
-        model, _ = cache.load_model(status, data)
-        if model is None:
-            continue
-        acc = cache.load_accuracy(model, data)
-        if acc > best_acc:
+        acc = cache.cached_accuracy(status, data)
+        if acc is not None and acc > best_acc:
             best, best_acc = status.name, acc
     return best
 

@@ -150,19 +150,51 @@ def test_home_without_models_offers_the_train_button(monkeypatch, tmp_path):
     assert set(at.dataframe[0].value["status"]) == {"not trained"}
 
 
+def _wait_for_training(at: AppTest, timeout: float = 180) -> AppTest:
+    """Rerun the page until no background training job is queued or running."""
+    import time
+
+    from dashboard import cache
+
+    deadline = time.monotonic() + timeout
+    while cache.job_runner().active():
+        assert time.monotonic() < deadline, "training did not finish"
+        time.sleep(0.5)
+    return at.run()
+
+
 def test_home_train_button_trains_the_missing_model(env, tmp_path, monkeypatch):
     folder = shutil.copytree(env, tmp_path / "models")
     for f in folder.glob("sgd-*"):
         f.unlink()
     monkeypatch.setenv("MODELS_DIR", str(folder))
     at = open_page("home")
+    assert any("SGD" in i.value and "not trained yet" in i.value for i in at.info)
     (button,) = [b for b in at.button if b.label.startswith("Train missing")]
     assert button.label == "Train missing models (1)"
     at = button.click().run()
     assert_clean(at)
+    at = _wait_for_training(at)
+    assert_clean(at)
     assert "All models are trained" in at.success[0].value
+    assert not [i for i in at.info if "not trained yet" in i.value]  # no stale message above it
+    assert not [b for b in at.button if b.label.startswith("Train missing")]
     assert set(at.dataframe[0].value["status"]) == {"trained"}
     assert list(folder.glob("sgd-*.json"))
+
+
+def test_home_puts_the_train_button_first_and_counts_the_catalog(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_SOURCE", "sample")
+    monkeypatch.setenv("MODELS_DIR", str(tmp_path))
+    at = open_page("home")
+    assert_clean(at)
+    order = [type(el).__name__ + ":" + str(getattr(el, "label", None) or getattr(el, "value", "")) for el in at.main]
+    button = next(i for i, e in enumerate(order) if e.startswith("Button:Train missing"))
+    data_header = next(i for i, e in enumerate(order) if e == "Header:Data")
+    assert button < data_header, order
+    intro = at.markdown[0].value
+    assert intro.startswith(f"{len(MODEL_NAMES)} classifiers") and "seven" not in intro.lower()
+    assert not list(tmp_path.iterdir())  # showing the page created nothing in the models folder
 
 
 def test_corrupt_model_file_gives_a_warning_not_a_traceback(env, tmp_path, monkeypatch):
