@@ -395,3 +395,41 @@ def test_openml_fetch_never_changes_the_process_socket_timeout(tmp_path, monkeyp
         watcher.join()
         hang.close()
     assert seen == {None}
+
+
+# ----------------------------------------------------------------- the picker's ranking
+
+
+def test_picking_a_model_ranks_by_cached_predictions_without_unpickling(sample_models, sample_models_dir, sample_data,
+                                                                       tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from core.catalog import MODEL_NAMES
+    from core.evaluation import accuracy, predict_test
+
+    accs = {name: accuracy(predict_test(sample_models[name], sample_data)) for name in MODEL_NAMES}  # cached on disk
+    best = max(MODEL_NAMES, key=lambda n: (accs[n], -MODEL_NAMES.index(n)))
+    folder = shutil.copytree(sample_models_dir[0], tmp_path / "models")
+    (sgd,) = folder.glob("sgd-*.joblib")
+    sgd.write_bytes(b"corrupt: ranking must not open this file")
+    (logreg_preds,) = folder.glob("logreg-*.predictions.npz")
+    logreg_preds.unlink()
+    assert best not in ("sgd", "logreg")
+    monkeypatch.setenv("MNIST_SOURCE", "sample")
+    monkeypatch.setenv("MODELS_DIR", str(folder))
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    at = AppTest.from_file(str(ROOT / "dashboard" / "Home.py"), default_timeout=120)
+    at.switch_page("pages/2_Confusion_matrix.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.sidebar.selectbox[0].value == best
+    assert not [w for w in at.warning if "unusable" in w.value]
+    assert sgd.exists() and not list(folder.glob("logreg-*.predictions.npz"))
+
+
+def test_app_latency_is_the_shared_robust_measurement(sample_models, sample_data):
+    import core.evaluation
+
+    assert not hasattr(core.evaluation, "_latency_ms")  # one latency helper: core.timing
+    preds = core.evaluation.compute_predictions(sample_models["knn"].pipeline, sample_data)
+    assert 0 < preds.latency_ms < 1000 * preds.predict_seconds
