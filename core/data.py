@@ -166,7 +166,7 @@ def load_openml(*, data_home: str | os.PathLike | None = None, timeout: float = 
             if X.shape != (70000, 784) or y.shape != (70000,):
                 raise ValueError(f"unexpected shapes {X.shape}, {y.shape}")
             return MnistData(X[:60000], y[:60000], X[60000:], y[60000:], "openml", "", str(npz))
-        except Exception as exc:  # corrupt cache: drop it and fetch again, like sklearn's _openml
+        except Exception as exc:  # noqa: BLE001 (corrupt cache: drop it and fetch again, like sklearn's _openml)
             log.warning("OpenML cache %s is unreadable (%s); removing it and fetching again.", npz, exc)
             npz.unlink(missing_ok=True)
 
@@ -174,7 +174,7 @@ def load_openml(*, data_home: str | os.PathLike | None = None, timeout: float = 
         _fetch_openml_in_child(home, npz, timeout)
         with np.load(npz, allow_pickle=False) as f:
             X, y = f["X"], f["y"]
-    except Exception as exc:
+    except Exception as exc:  # any failure of the download is the source's failure
         raise DataSourceError(
             f"could not fetch OpenML mnist_784 into {str(home)!r}: {exc}. "
             "Check the network, or use MNIST_DIR with local IDX files, or --source sample."
@@ -204,7 +204,7 @@ def _openml_child(home: str, npz: str, timeout: float) -> None:
             "mnist_784", version=1, data_home=home, as_frame=False, return_X_y=True,
             parser="liac-arff", n_retries=1, delay=0.1,
         )
-    except Exception as exc:  # re-raised in the parent; keep it picklable and short
+    except Exception as exc:  # noqa: BLE001 (re-raised in the parent; keep it picklable and short)
         raise RuntimeError(f"{type(exc).__name__}: {exc}") from None
     atomic_save_npz(npz, X=np.asarray(X, dtype=np.uint8), y=np.asarray(y).astype(np.int64))
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from core.errors import DashboardError
 
-__all__ = ["IdxFormatError", "read_idx", "write_idx", "IDX_FILES", "find_idx_file"]
+__all__ = ["IDX_FILES", "IdxFormatError", "find_idx_file", "read_idx", "write_idx"]
 
 #: The four standard file stems, by role.
 IDX_FILES = {

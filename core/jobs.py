@@ -119,7 +119,7 @@ class JobRunner:
             try:
                 with reporting(progress):
                     result = job.fn()
-            except Exception as exc:  # reported on the job, never lost in a thread
+            except Exception as exc:  # noqa: BLE001 (reported on the job, never lost in a thread)
                 job.error = str(exc) if isinstance(exc, DashboardError) else f"{type(exc).__name__}: {exc}"
                 job.state, job.message = JobState.FAILED, "failed"
             else:

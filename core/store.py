@@ -55,7 +55,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -339,9 +339,9 @@ _RECORD_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def _validate_record(raw: Any) -> ModelRecord:
-    """A ModelRecord from parsed JSON; ValueError naming the first bad field."""
+    """A ModelRecord from parsed JSON; ValueError or TypeError naming the first bad field."""
     if not isinstance(raw, dict):
-        raise ValueError(f"the record is a JSON {type(raw).__name__}, not an object")
+        raise TypeError(f"the record is a JSON {type(raw).__name__}, not an object")
     if raw.get("format") != RECORD_FORMAT:
         raise ValueError(f"record format {raw.get('format')!r}, expected {RECORD_FORMAT} (trained by another version)")
     names = {f.name for f in fields(ModelRecord)}
@@ -352,16 +352,16 @@ def _validate_record(raw: Any) -> ModelRecord:
     for name, types in _RECORD_TYPES.items():
         value = raw[name]
         if isinstance(value, bool) or not isinstance(value, types):
-            raise ValueError(f"record field {name!r} is {value!r}, not a {' or '.join(t.__name__ for t in types)}")
+            raise TypeError(f"record field {name!r} is {value!r}, not a {' or '.join(t.__name__ for t in types)}")
     opts = raw["options"]
     if set(opts) != {"deskew", "augment", "max_train", "params"}:
         raise ValueError(f"record options {sorted(opts)} are not deskew, augment, max_train, params")
     if not isinstance(opts["deskew"], bool) or opts["augment"] not in AUGMENTATIONS:
-        raise ValueError(f"record options deskew={opts['deskew']!r}, augment={opts['augment']!r} are invalid")
+        raise TypeError(f"record options deskew={opts['deskew']!r}, augment={opts['augment']!r} are invalid")
     if opts["max_train"] is not None and (isinstance(opts["max_train"], bool) or not isinstance(opts["max_train"], int)):
-        raise ValueError(f"record option max_train={opts['max_train']!r} is invalid")
+        raise TypeError(f"record option max_train={opts['max_train']!r} is invalid")
     if not isinstance(opts["params"], dict):
-        raise ValueError("record option params is not an object")
+        raise TypeError("record option params is not an object")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in raw["versions"].items()):
         raise ValueError("record versions are not name: version strings")
     if not _NAME_RE.match(raw["name"]) or not _KEY_RE.match(raw["key"]):
@@ -502,7 +502,7 @@ class ArtifactStore:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             record = _validate_record(raw)
-        except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        except (OSError, ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
             if isinstance(exc, IsADirectoryError):
                 raise _Unusable(f"{path.name} is a directory, not a record file; remove it") from exc
             raise _Unusable(f"record {path.name} is unreadable or malformed ({_why(exc)})") from exc
@@ -822,7 +822,7 @@ class ArtifactStore:
                     y_true=self.data.y_test, y_pred=y_pred, scores=scores, score_kind=str(f["score_kind"]),
                     predict_seconds=float(f["predict_seconds"]), latency_ms=float(f["latency_ms"]),
                 )
-        except Exception:  # missing or unreadable cache: the caller recomputes
+        except Exception:  # noqa: BLE001 (missing, truncated or foreign npz: the caller recomputes)
             return None
 
     def accuracy(self, record: ModelRecord) -> float | None:
@@ -903,9 +903,9 @@ def _stopped_early(pipeline) -> bool:
     estimators = getattr(final, "estimators_", None) if hasattr(final, "estimator") else None
     for est in [final, *(estimators or [])]:
         n_iter, max_iter = getattr(est, "n_iter_", None), getattr(est, "max_iter", None)
-        if n_iter is not None and isinstance(max_iter, (int, np.integer)) and max_iter > 0:
-            if np.max(np.asarray(n_iter)) >= max_iter:
-                return True
+        if (n_iter is not None and isinstance(max_iter, (int, np.integer)) and max_iter > 0
+                and np.max(np.asarray(n_iter)) >= max_iter):
+            return True
     return False
 
 

@@ -11,9 +11,9 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import resign_record
 from sklearn.linear_model import LogisticRegression
 
-from conftest import resign_record
 from core.errors import ArtifactError, ArtifactWarning, OptionsError
 from core.jobs import JobRunner, JobState
 from core.progress import report

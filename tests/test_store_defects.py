@@ -20,7 +20,14 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.training import ArtifactWarning, TrainOptions, artifact_key, latest_record, load_cached_model, train_model
+from core.training import (
+    ArtifactWarning,
+    TrainOptions,
+    artifact_key,
+    latest_record,
+    load_cached_model,
+    train_model,
+)
 
 SMALL = TrainOptions(max_train=600)
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +63,7 @@ def _cli(*args, env_extra=None, timeout=240):
     env = {k: v for k, v in os.environ.items() if k not in ("MNIST_DIR", "MODELS_DIR", "MNIST_SOURCE")}
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=ROOT)
+                          timeout=timeout, cwd=ROOT, check=False)
 
 
 # ----------------------------------------------------------------- forged artifacts
@@ -117,7 +124,7 @@ MUTATIONS = {
 
 @pytest.mark.parametrize("mutation", list(MUTATIONS))
 def test_malformed_record_warns_and_retrains_never_crashes(tmp_path, sample_data, mutation):
-    joblib_path, record_path = _small_knn(tmp_path, sample_data)
+    _, record_path = _small_knn(tmp_path, sample_data)
     record = json.loads(record_path.read_text())
     if MUTATIONS[mutation] is None:
         record = [record]
@@ -265,7 +272,7 @@ def test_force_keeps_the_good_artifact_when_the_writer_dies_and_temp_files_go(tm
     assert good.record.model_bytes > 20_000
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", _CRASHING_TRAINER, str(tmp_path)], env=env, capture_output=True,
-                          text=True, timeout=240)
+                          text=True, timeout=240, check=False)
     assert proc.returncode == -signal.SIGXFSZ, proc.stderr
     assert list(tmp_path.glob("*.tmp")), "the killed writer should have left a partial temp file"
     again = load_cached_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
