@@ -788,7 +788,6 @@ class ArtifactStore:
     def save_predictions(self, record: ModelRecord, preds: TestPredictions) -> None:
         """Cache ``preds`` beside ``record``'s artifact; silently skipped when the folder cannot
         be written (predictions are cheap to recompute)."""
-        from core.data import fingerprint_arrays
         from core.fileio import atomic_save_npz
 
         path = self.record_paths(record).predictions
@@ -796,7 +795,7 @@ class ArtifactStore:
             atomic_save_npz(
                 path, y_pred=preds.y_pred, scores=preds.scores, score_kind=str(preds.score_kind),
                 predict_seconds=preds.predict_seconds, latency_ms=preds.latency_ms,
-                test_fingerprint=fingerprint_arrays(self.data.X_test, self.data.y_test),
+                test_fingerprint=_test_fingerprint(self.data),
                 model_sha256=record.model_sha256,
             )
         except OSError:  # read-only folder, or a directory in the way: predictions stay uncached
@@ -805,13 +804,12 @@ class ArtifactStore:
     def cached_predictions(self, record: ModelRecord) -> TestPredictions | None:
         """The cached test-set predictions of ``record``'s artifact, without loading the model;
         None if absent, unreadable, or for other test data or another model file."""
-        from core.data import fingerprint_arrays
         from core.evaluation import TestPredictions
 
         path = self.record_paths(record).predictions
         try:
             with np.load(path, allow_pickle=False) as f:
-                if str(f["test_fingerprint"]) != fingerprint_arrays(self.data.X_test, self.data.y_test):
+                if str(f["test_fingerprint"]) != _test_fingerprint(self.data):
                     return None
                 if str(f["model_sha256"]) != record.model_sha256:
                     return None
@@ -868,6 +866,20 @@ class ArtifactStore:
 
 
 # ----------------------------------------------------------------- fitting
+
+_test_fingerprints: dict[str, str] = {}
+
+
+def _test_fingerprint(data: MnistData) -> str:
+    """The fingerprint of the test arrays alone (what cached predictions depend on), memoised
+    by the whole data set's fingerprint (which covers the test arrays)."""
+    fp = _test_fingerprints.get(data.fingerprint)
+    if fp is None:
+        from core.data import fingerprint_arrays
+
+        fp = _test_fingerprints[data.fingerprint] = fingerprint_arrays(data.X_test, data.y_test)
+    return fp
+
 
 
 def _check_seed(random_state: Any) -> None:

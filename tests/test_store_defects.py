@@ -180,7 +180,7 @@ def read_only(folder: Path):
         view.rmdir()
 
 
-def test_read_only_folder_reads_and_survives_a_corrupt_artifact(tmp_path, sample_data):
+def test_read_only_folder_reads_and_survives_a_corrupt_artifact(tmp_path, sample_data, monkeypatch):
     from core.evaluation import predict_test
 
     folder = tmp_path / "models"
@@ -197,6 +197,14 @@ def test_read_only_folder_reads_and_survives_a_corrupt_artifact(tmp_path, sample
         result = _cli("evaluate", "--source", "sample", "--models", "knn", "logreg", "--max-train", "600",
                       "--models-dir", str(ro))
         assert "Traceback" not in result.stderr and "KNN" in result.stdout
+        from streamlit.testing.v1 import AppTest
+
+        monkeypatch.setenv("MNIST_SOURCE", "sample")
+        monkeypatch.setenv("MODELS_DIR", str(ro))
+        monkeypatch.delenv("MNIST_DIR", raising=False)
+        at = AppTest.from_file(str(ROOT / "dashboard" / "Home.py"), default_timeout=120).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("unusable" in w.value for w in at.warning)
 
 
 def test_training_into_a_read_only_folder_says_why(tmp_path, sample_data):
