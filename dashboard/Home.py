@@ -124,6 +124,8 @@ The dashboard reads these environment variables (set them before `streamlit run`
 * `MNIST_DIR`: a folder holding `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
   `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte` (optionally `.gz`).
 * `MODELS_DIR`: where trained models are kept (default `./models`).
+* `MNIST_DASHBOARD_KEY_FILE`: the key that signs trained models (default
+  `~/.config/mnist-dashboard/signing.key`); a model not signed with it is never loaded.
 
 Models are cached per data set, so after switching, train them once for the new data:
 
