@@ -63,6 +63,7 @@ __all__ = [
     "format_value",
     "search",
     "cross_validate_model",
+    "latest_options",
     "train_params",
     "cached_cv",
     "cv_columns",
@@ -72,8 +73,8 @@ __all__ = [
 DEFAULT_FOLDS = 5
 #: The CLI's and the page's default training subset for a search (the full 60k is slow on 2 cores).
 DEFAULT_MAX_TRAIN = 10_000
-#: Seconds to wait for a Dask scheduler (and for its first worker) before giving up.
-CLUSTER_TIMEOUT_S = 8.0
+#: Seconds to wait for a Dask scheduler to answer (and twice that for its first worker).
+CLUSTER_TIMEOUT_S = 5.0
 DASK_EXTRA = 'pip install "mnist-dashboard[dask]"  (or: pip install "dask[distributed]")'
 RESULT_FORMAT = 1
 
@@ -448,10 +449,10 @@ def _engine(dask_address: str | None, *, timeout: float = CLUSTER_TIMEOUT_S) -> 
         ) from None
     try:
         try:
-            client.wait_for_workers(1, timeout=timeout)
+            client.wait_for_workers(1, timeout=2 * timeout)
         except (TimeoutError, OSError) as exc:
             raise ClusterError(
-                f"the Dask scheduler at {address!r} has no workers (waited {timeout:g} s: {exc}); start some: "
+                f"the Dask scheduler at {address!r} has no workers (waited {2 * timeout:g} s: {exc}); start some: "
                 f"dask worker {address} --nworkers 2 --nthreads 1"
             ) from None
         workers = client.scheduler_info(n_workers=-1)["workers"] if _takes_n_workers(client) else client.scheduler_info()["workers"]
@@ -657,6 +658,15 @@ def _cv_result(result: SearchResult) -> CvResult:
     return CvResult(name=result.name, mean=result.best_accuracy, std=result.best_std, folds=result.folds,
                     n_train=result.n_train, options=result.options, from_cache=result.from_cache,
                     created_at=result.created_at, seconds=result.seconds)
+
+
+def latest_options(name: str, *, data: MnistData, models_path: str | os.PathLike | None = None) -> TrainOptions | None:
+    """The options of model ``name``'s most recently trained variant (the one every page shows),
+    or None if it is untrained. The ONE place this module asks which variant is current."""
+    from core.training import latest_record, options_of
+
+    record = latest_record(name, data=data, models_path=models_path)
+    return None if record is None else options_of(record)
 
 
 def cached_cv(
