@@ -94,7 +94,7 @@ class FitsBar:
             self.bar.total = int(head[1])
             self.bar.n = int(head[0]) if head[0].isdigit() else self.bar.n
         elif fraction is not None:
-            self.bar.n = int(round(fraction * (self.bar.total or 1)))
+            self.bar.n = round(fraction * (self.bar.total or 1))
         self.bar.set_postfix_str(message, refresh=False)
         self.bar.refresh()
 

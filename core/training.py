@@ -411,7 +411,7 @@ def _predict_in_calling_thread(pipeline) -> None:
 
 def _same(default: Any, value: Any) -> bool:
     """A parameter equal to its catalog default, also after JSON turned a tuple into a list."""
-    norm = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
+    norm = lambda v: list(v) if isinstance(v, tuple) else v
     return norm(default) == norm(value)
 
 

@@ -27,12 +27,12 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import joblib
 import numpy as np
@@ -49,25 +49,25 @@ from core.progress import report
 from core.training import TrainOptions, models_dir
 
 __all__ = [
-    "ParamSpec",
-    "GRIDS",
-    "TUNABLE_MODELS",
+    "CLUSTER_TIMEOUT_S",
     "DEFAULT_FOLDS",
     "DEFAULT_MAX_TRAIN",
-    "CLUSTER_TIMEOUT_S",
-    "SearchResult",
+    "GRIDS",
+    "TUNABLE_MODELS",
     "CvResult",
+    "ParamSpec",
+    "SearchResult",
+    "cached_cv",
+    "cross_validate_model",
+    "cv_columns",
     "default_grid",
+    "format_value",
+    "latest_options",
     "parse_grid",
     "parse_values",
-    "format_value",
-    "search",
-    "cross_validate_model",
-    "latest_options",
-    "train_params",
-    "cached_cv",
-    "cv_columns",
     "result_file",
+    "search",
+    "train_params",
 ]
 
 DEFAULT_FOLDS = 5
@@ -149,7 +149,7 @@ def _p(name: str, kind: str, default: Sequence[Any], **kw) -> ParamSpec:
 _C = _p("C", "float", (1.0, 10.0, 30.0), minimum=1e-12, help="SVM/logistic regularisation (larger: less)")
 _GAMMA = _p("gamma", "float", ("scale", 0.01, 0.05), choices=("scale", "auto"), minimum=1e-12,
             help="RBF kernel width")
-_PCA = lambda default: _p("pca", "int", default, minimum=1, help="PCA components")  # noqa: E731
+_PCA = lambda default: _p("pca", "int", default, minimum=1, help="PCA components")
 
 #: model name -> its tunable parameters, default values included. A catalog model without an
 #: entry (e.g. ``cnn`` until it gets one) cannot be searched; add a tuple here to change that.
@@ -335,7 +335,7 @@ class SearchResult:
         return json.dumps(raw, indent=1, default=_jsonable).encode()
 
     @classmethod
-    def from_json(cls, payload: bytes | str) -> "SearchResult":
+    def from_json(cls, payload: bytes | str) -> SearchResult:
         raw = json.loads(payload)
         if raw.get("format") != RESULT_FORMAT:
             raise ValueError(f"result format {raw.get('format')!r}, expected {RESULT_FORMAT}")
@@ -576,7 +576,7 @@ def _run(
         best_accuracy=rows[best]["mean_accuracy"], best_std=rows[best]["std_accuracy"],
         folds=folds, n_train=len(y), random_state=random_state, options=options, engine=engine,
         seconds=round(seconds, 3), key=key, data_fingerprint=data.fingerprint,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), versions=_versions(), kind=kind,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"), versions=_versions(), kind=kind,
     )
     _write_result(result, path)
     return result

@@ -13,7 +13,14 @@ from core.cli import main
 from core.errors import ClusterError, OptionsError, UnknownModelError
 from core.leaderboard import leaderboard_frame
 from core.progress import reporting
-from core.training import TrainOptions, artifact_key, latest_record, load_cached_model, options_of, train_model
+from core.training import (
+    TrainOptions,
+    artifact_key,
+    latest_record,
+    load_cached_model,
+    options_of,
+    train_model,
+)
 from core.tune import (
     cached_cv,
     cross_validate_model,
