@@ -23,14 +23,21 @@ from tqdm import tqdm
 
 from core.catalog import AUGMENTATIONS, MODEL_NAMES, UnknownModelError, get_spec
 from core.data import SOURCES, DataSourceError, load_mnist
-from core.evaluation import predict_test, summary_row
 from core.errors import DashboardError
+from core.evaluation import predict_test, summary_row
 from core.idx import IdxFormatError
 from core.leaderboard import format_leaderboard
-from core.training import ArtifactWarning, TrainOptions, load_cached_model, models_dir, train_model
+from core.training import (
+    ArtifactWarning,
+    TrainOptions,
+    load_cached_model,
+    models_dir,
+    train_model,
+)
+from core.tune import cv_columns
 
 #: The summary keys the CLI table shows (see core.leaderboard).
-TABLE_COLUMNS = ["label", "accuracy", "macro_f1", "fit_s", "predict_ms_per_digit", "size_mb", "options"]
+TABLE_COLUMNS = ["label", "accuracy", "cv_accuracy", "cv_std", "macro_f1", "fit_s", "predict_ms_per_digit", "size_mb", "options"]
 
 
 #: Modules of further subcommands (see the module docstring).
@@ -123,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         source = "cache" if model.from_cache else f"trained in {model.record.fit_seconds:.1f} s"
         tqdm.write(f"{name}: {source}", file=sys.stderr)
         bar.set_postfix_str(f"{name}: evaluating")
-        rows.append(summary_row(model, predict_test(model, data)))
+        # cached cross-validation (python -m core cv) shows as CV columns when there is one
+        rows.append({**summary_row(model, predict_test(model, data)),
+                     **cv_columns(name, data=data, options=options, models_path=folder)})
     bar.close()
     if rows:
         print(format_table(rows))

@@ -236,3 +236,15 @@ def test_cli_bad_input_exits_2(args, needle, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and needle in err
     assert search_files(tmp_path) == []
+
+
+def test_cli_table_shows_cached_cv_columns(tmp_path, capsys):
+    common = ["--source", "sample", "--models-dir", str(tmp_path)]
+    assert main(["train", "--models", "logreg", *common]) == 0
+    assert "CV accuracy %" not in capsys.readouterr().out
+    assert main(["cv", "logreg", "--cv", "3", "--max-train", "600", *common]) == 0
+    cv_line = capsys.readouterr().out.splitlines()[-1]
+    assert main(["evaluate", "--models", "logreg", *common]) == 0
+    out = capsys.readouterr().out
+    assert "CV accuracy %" in out and "CV ± std" in out
+    assert cv_line.split()[3] in out  # the same CV accuracy (percent, 2 decimals)
