@@ -141,6 +141,20 @@ def test_local_search_table_progress_and_file(local_result):
     assert result.best_summary().startswith("best: n_neighbors=")
 
 
+def test_heatmap_over_two_parameters(local_result):
+    from core.plots_tune import plot_search_heatmap, varying_params
+
+    result, _, _ = local_result
+    table = result.table()
+    assert varying_params(table, result.params) == ["n_neighbors", "weights"]
+    fig = plot_search_heatmap(table, x="n_neighbors", y="weights")
+    z = fig.data[0].z
+    assert z.shape == (2, 2) and z.max() == pytest.approx(100 * result.best_accuracy)
+    assert list(fig.data[0].x) == ["1", "3"] and sorted(fig.data[0].y) == ["distance", "uniform"]
+    one = plot_search_heatmap(table, x="n_neighbors")
+    assert one.data[0].z.shape == (1, 2) and "best over weights" in one.layout.title.text
+
+
 def test_identical_search_is_a_cache_hit(local_result, sample_data):
     result, folder, _ = local_result
     start = time.perf_counter()
@@ -240,11 +254,11 @@ def test_cli_bad_input_exits_2(args, needle, tmp_path, capsys):
 
 def test_cli_table_shows_cached_cv_columns(tmp_path, capsys):
     common = ["--source", "sample", "--models-dir", str(tmp_path)]
-    assert main(["train", "--models", "logreg", *common]) == 0
+    assert main(["train", "--models", "logreg", "--max-train", "500", *common]) == 0
     assert "CV accuracy %" not in capsys.readouterr().out
     assert main(["cv", "logreg", "--cv", "3", "--max-train", "600", *common]) == 0
     cv_line = capsys.readouterr().out.splitlines()[-1]
-    assert main(["evaluate", "--models", "logreg", *common]) == 0
+    assert main(["evaluate", "--models", "logreg", "--max-train", "500", *common]) == 0
     out = capsys.readouterr().out
     assert "CV accuracy %" in out and "CV ± std" in out
     assert cv_line.split()[3] in out  # the same CV accuracy (percent, 2 decimals)
