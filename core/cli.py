@@ -23,17 +23,11 @@ from tqdm import tqdm
 
 from core.catalog import AUGMENTATIONS, MODEL_NAMES, UnknownModelError, get_spec
 from core.data import SOURCES, DataSourceError, load_mnist
-from core.errors import DashboardError
 from core.evaluation import predict_test, summary_row
+from core.errors import DashboardError
 from core.idx import IdxFormatError
 from core.leaderboard import format_leaderboard
-from core.training import (
-    ArtifactWarning,
-    TrainOptions,
-    load_cached_model,
-    models_dir,
-    train_model,
-)
+from core.training import ArtifactWarning, TrainOptions, load_cached_model, models_dir, train_model
 from core.tune import cv_columns
 
 #: The summary keys the CLI table shows (see core.leaderboard).
