@@ -163,19 +163,21 @@ def build_pipeline(
     """An unfitted Pipeline for catalog model ``name`` taking (n, 784) uint8 pixels.
 
     ``deskew`` and ``augment`` (one of :data:`AUGMENTATIONS`) override the entry's defaults;
-    ``params`` override its estimator parameters. With augmentation, the steps after
+    ``params`` override its estimator parameters; the key ``pca`` in ``params`` overrides the
+    number of PCA components (None: no PCA). With augmentation, the steps after
     deskewing and scaling are fitted on augmented copies (see ``core.preprocessing.Augmented``).
     """
     spec = get_spec(name)
     use_deskew = spec.deskew if deskew is None else bool(deskew)
     merged = {**spec.params, **(params or {})}
+    n_pca = merged.pop("pca", spec.pca)
     steps: list[tuple[str, Any]] = []
     if use_deskew:
         steps.append(("deskew", Deskew()))
     steps.append(("scale", FunctionTransformer(scale_pixels, feature_names_out="one-to-one")))
     learner: list[tuple[str, Any]] = []
-    if spec.pca:
-        learner.append(("pca", PCA(n_components=spec.pca, random_state=random_state)))
+    if n_pca:
+        learner.append(("pca", PCA(n_components=n_pca, random_state=random_state)))
     learner.append(("model", spec.factory(merged, random_state)))
     kind = spec.augment if augment is None else augment
     if kind not in AUGMENTATIONS:

@@ -28,13 +28,14 @@ from core.leaderboard import format_leaderboard
 from core.progress import reporting
 from core.settings import SOURCES, Settings
 from core.store import ArtifactStore, TrainOptions
+from core.tune import cv_columns
 
 #: The summary keys the CLI table shows (see core.leaderboard).
-TABLE_COLUMNS = ["label", "accuracy", "macro_f1", "fit_s", "predict_ms_per_digit", "size_mb", "options"]
+TABLE_COLUMNS = ["label", "accuracy", "cv_accuracy", "cv_std", "macro_f1", "fit_s", "predict_ms_per_digit", "size_mb", "options"]
 
 
 #: Modules of further subcommands (see the module docstring).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["core.cli_tune", "core.cli_cv"]
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
@@ -134,7 +135,9 @@ def _train_or_evaluate(args: argparse.Namespace) -> int:
             source = "cache" if model.from_cache else f"trained in {model.record.fit_seconds:.1f} s"
             tqdm.write(f"{name}: {source}", file=sys.stderr)
             bar.set_postfix_str(f"{name}: evaluating")
-            rows.append(summary_row(model, store.predictions(model)))
+            # cached cross-validation (python -m core cv) shows as CV columns when there is one
+            rows.append({**summary_row(model, store.predictions(model)),
+                         **cv_columns(name, data=data, options=options, models_path=store.folder)})
     finally:
         bar.close()
     if rows:

@@ -181,6 +181,12 @@ class ModelRecord:
             parts.append(self.options["augment"] + " augmentation")
         if self.options.get("max_train"):
             parts.append(f"first {self.options['max_train']:,} digits")
+        spec = get_spec(self.name)
+        defaults = {**spec.params, "pca": spec.pca}
+        for key, value in (self.options.get("params") or {}).items():
+            if key in defaults and _same(defaults[key], value):
+                continue
+            parts.append(f"{key}={'x'.join(map(str, value)) if isinstance(value, (list, tuple)) else value}")
         return ", ".join(parts)
 
     def train_options(self) -> TrainOptions:
@@ -927,3 +933,11 @@ def _predict_in_calling_thread(pipeline) -> None:
     final = final_estimator(pipeline)
     if "n_jobs" in final.get_params(deep=False):
         final.set_params(n_jobs=None)
+
+
+def _same(default: Any, value: Any) -> bool:
+    """A parameter equal to its catalog default, also after JSON turned a tuple into a list."""
+    def norm(v: Any) -> Any:
+        return list(v) if isinstance(v, tuple) else v
+
+    return norm(default) == norm(value)
