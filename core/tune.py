@@ -15,7 +15,7 @@ Engine: joblib on the local cores (``n_jobs=-1``; the estimators' own ``n_jobs``
 with ``dask_address``, the fits go to that Dask scheduler through joblib's ``dask`` backend.
 Progress (fits done of total) goes to :func:`core.progress.report`: candidates are evaluated in
 chunks (GridSearchCV's ``_run_search`` extension point), which gives the same ``cv_results_`` as
-one call. Results are cached as JSON (``search-<model>-<key>.json`` in the models folder, written
+one call. Results are cached as JSON (``search/<model>-<key>-<data fingerprint>.json`` in the models folder, written
 atomically), keyed by everything that changes them; the engine is not part of the key.
 """
 
@@ -46,6 +46,7 @@ from core.data import MnistData
 from core.errors import ClusterError, MissingExtraError, OptionsError
 from core.fileio import atomic_write_bytes
 from core.progress import report
+from core.store import ArtifactStore
 from core.training import TrainOptions, models_dir
 
 __all__ = [
@@ -383,10 +384,14 @@ def _jsonable(value: Any) -> Any:
 # -------------------------------------------------------------- result cache
 
 
-def result_file(name: str, key: str, *, models_path: str | os.PathLike | None = None) -> Path:
-    """Where a search or CV result lives: ``search-<model>-<key>.json`` in the models folder.
-    The ONE place that names these files (switch it to the artifact store here)."""
-    return models_dir(models_path) / f"search-{name}-{key}.json"
+def _results_store(data: MnistData, models_path: str | os.PathLike | None) -> ArtifactStore:
+    return ArtifactStore(models_dir(models_path), data=data)
+
+
+def result_file(name: str, key: str, *, data: MnistData, models_path: str | os.PathLike | None = None) -> Path:
+    """Where a search or CV result lives: the artifact store's side file
+    ``search/<model>-<key>-<data fingerprint>.json`` in the models folder."""
+    return _results_store(data, models_path).side_path("search", f"{name}-{key}")
 
 
 def _read_result(path: Path) -> SearchResult | None:
@@ -538,7 +543,7 @@ def _run(
     spec = get_spec(name)
     X, y = _subset(data, max_train, folds, random_state)
     key = _key(kind, name, grid, options, folds, len(y), random_state, data)
-    path = result_file(name, key, models_path=models_path)
+    path = result_file(name, key, data=data, models_path=models_path)
     if not force:
         hit = _read_result(path)
         if hit is not None and hit.key == key:
@@ -676,7 +681,8 @@ def cached_cv(
     subset size), or None. Reads JSON only; results of other library versions are ignored."""
     opts = json.loads(json.dumps(_cv_options(name, options), default=_jsonable))
     found = []
-    for path in models_dir(models_path).glob(f"search-{name}-*.json"):
+    folder = result_file(name, "any", data=data, models_path=models_path).parent
+    for path in folder.glob(f"{name}-*-{data.fingerprint}.json"):
         result = _read_result(path)
         if (result is None or result.kind != "cv" or result.name != name or result.data_fingerprint != data.fingerprint
                 or result.versions.get("sklearn") != sklearn.__version__

@@ -36,7 +36,7 @@ SMALL = {"folds": 3, "max_train": 600}
 
 
 def search_files(folder):
-    return sorted(p.name for p in folder.glob("search-*"))
+    return sorted(p.name for p in (folder / "search").glob("*.json"))
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_unreachable_scheduler_fails_fast_naming_it(sample_data, tmp_path):
 # ------------------------------------------------------------------ the search
 
 
-def test_local_search_table_progress_and_file(local_result):
+def test_local_search_table_progress_and_file(local_result, sample_data):
     result, folder, seen = local_result
     assert not result.from_cache and result.engine.startswith("local")
     assert result.n_candidates == 4 and result.n_fits == 12 and result.n_train == 600
@@ -137,7 +137,7 @@ def test_local_search_table_progress_and_file(local_result):
     fractions = [f for f, _ in seen]
     assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
     assert seen[-1][1] == "12 of 12 fits"
-    assert search_files(folder) == [f"search-knn-{result.key}.json"]
+    assert search_files(folder) == [f"knn-{result.key}-{sample_data.fingerprint}.json"]
     assert result.best_summary().startswith("best: n_neighbors=")
 
 

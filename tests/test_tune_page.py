@@ -48,7 +48,7 @@ def test_tune_page_search_train_best_and_cv(env, sample_data):
     assert len(at.get("plotly_chart")) == 1
     table = at.dataframe[0].value
     assert len(table) == 4 and "CV accuracy %" in table.columns
-    assert list(env.glob("search-knn-*.json"))
+    assert list((env / "search").glob("knn-*.json"))
 
     clean(at.button(key="tune_train_best").click().run())
     record = latest_record("knn", data=sample_data, models_path=env)
