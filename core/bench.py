@@ -310,7 +310,8 @@ def markdown_table(rows: list[dict]) -> str:
 
 NOTE = (
     "Times are wall-clock seconds; predict = scores for the whole test set; latency = "
-    "`core.timing.single_digit_latency_ms` (median of 15 single-digit `predict` calls after 3 warm-up calls), with the default thread pools and inside "
+    "`core.timing.single_digit_latency_ms` (median of 15 single-digit `predict` calls after 3 warm-up calls), "
+    "with the default thread pools and inside "
     "`threadpoolctl.threadpool_limits(1)` (n_jobs unchanged). Ratios are catalog / tutorial of the same family "
     "(time: fit + predict); below 1 means the catalog is faster / makes fewer errors. Catalog rows are trained "
     "cold by `core.training.train_model(force=True)` into a throw-away folder (fit s = its fit time, model MB = "
@@ -383,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     preprocessing.clear_deskew_memo()  # start cold, then share deskewing as `core train` does
     for entry in entries(args.families, only=args.only, heavy=args.include_heavy):
-        print(f"[{time.perf_counter() - t0:6.0f} s, load {os.getloadavg()[0]:.1f}] {entry.model} ...", file=sys.stderr, flush=True)
+        print(f"[{time.perf_counter() - t0:6.0f} s, load {os.getloadavg()[0]:.1f}] {entry.model} ...",
+              file=sys.stderr, flush=True)
         row = run_entry(entry, data)
         print(f"         {row['accuracy_pct']:.2f}%  fit {row['fit_s']:.1f} s  predict {row['predict_s']:.2f} s",
               file=sys.stderr, flush=True)

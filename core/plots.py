@@ -193,7 +193,8 @@ def plot_class_balance(train_counts: Sequence[int], test_counts: Sequence[int]) 
         total = counts.sum() or 1.0
         fig.add_bar(
             x=[str(d) for d in range(len(counts))], y=100 * counts / total, name=name, marker_color=color,
-            customdata=counts.astype(int), hovertemplate=f"{name}: digit %{{x}}<br>%{{y:.1f}}% (%{{customdata:,}} digits)<extra></extra>",
+            customdata=counts.astype(int),
+            hovertemplate=f"{name}: digit %{{x}}<br>%{{y:.1f}}% (%{{customdata:,}} digits)<extra></extra>",
         )
     _base_layout(fig, height=300, barmode="group", legend=dict(orientation="h", y=1.1, x=0))
     fig.update_xaxes(title_text="digit", type="category")
@@ -274,7 +275,8 @@ def plot_accuracy_latency(summary: pd.DataFrame, *, latency_column: str = "laten
             marker=dict(size=[max(size[k], 1e-6)], sizemode="area", sizeref=sizeref, sizemin=6,
                         color=palette[k % len(palette)], opacity=0.75, line=dict(color="#123", width=1)),
             customdata=[[size[k]]],
-            hovertemplate=f"{label}<br>%{{y:.2f}}% accuracy<br>%{{x:.2f}} ms per digit<br>%{{customdata[0]:.1f}} MB<extra></extra>",
+            hovertemplate=(f"{label}<br>%{{y:.2f}}% accuracy<br>%{{x:.2f}} ms per digit"
+                           "<br>%{customdata[0]:.1f} MB<extra></extra>"),
         )
     _base_layout(fig, height=420, legend=dict(itemsizing="constant"))
     lx = np.log10(np.clip(x, 1e-6, None))
@@ -342,7 +344,9 @@ def zoom_range(values: Sequence[float], *, margin: float = 0.02, cap: float = 0.
     return [max(0.0, float(np.floor(low / 0.05) * 0.05)), 1.005]
 
 
-def plot_threshold_curves(pr: pd.DataFrame, threshold: float, *, score_kind: ScoreKind | str = ScoreKind.PROBABILITY) -> go.Figure:
+def plot_threshold_curves(
+    pr: pd.DataFrame, threshold: float, *, score_kind: ScoreKind | str = ScoreKind.PROBABILITY,
+) -> go.Figure:
     """Precision and recall against the threshold, with the current ``threshold`` marked.
 
     ``pr``: columns ``threshold``, ``precision``, ``recall`` (as from binary_analysis).

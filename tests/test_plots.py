@@ -6,7 +6,6 @@ import plotly.graph_objects as go
 import pytest
 
 from core.catalog import MODEL_NAMES, ScoreKind
-
 from core.evaluation import (
     binary_analysis,
     classification_table,

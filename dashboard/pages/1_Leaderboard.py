@@ -7,7 +7,6 @@ import pandas as pd
 import streamlit as st
 
 from core.leaderboard import accuracy_standard_error, leaderboard_frame
-
 from core.plots import (
     plot_accuracy_bars,
     plot_accuracy_latency,
@@ -53,7 +52,8 @@ st.dataframe(
         "accuracy %": pct, "macro precision %": pct, "macro recall %": pct, "macro F1 %": pct,
         "± SE": st.column_config.NumberColumn(format="%.2f", help="Standard error of this model's accuracy, in points."),
         "fit s": st.column_config.NumberColumn(format="%.1f", help="Training time."),
-        "predict ms/digit": st.column_config.NumberColumn(format="%.3f", help="Predicting the whole test set in one call, per digit."),
+        "predict ms/digit": st.column_config.NumberColumn(
+            format="%.3f", help="Predicting the whole test set in one call, per digit."),
         "latency ms": st.column_config.NumberColumn(format="%.2f", help="Median time of one predict call on a single digit."),
         "size MB": st.column_config.NumberColumn(format="%.1f", help="Size of the saved model file."),
         "options": st.column_config.TextColumn(help="Training options: deskewing, augmentation, subset."),

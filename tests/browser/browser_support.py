@@ -104,7 +104,8 @@ _SETTLED_JS = """
   if (document.querySelector('[data-stale="true"]')) return false;
   if (document.querySelector('[data-testid="stSpinner"]')) return false;
   // lazily loaded element code (charts, tables) shows a skeleton until its chunk has loaded
-  if (document.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"], [data-testid="stAppSkeleton"]')) return false;
+  const skeletons = '[data-testid="stSkeleton"], [data-testid="stSkeletonElement"], [data-testid="stAppSkeleton"]';
+  if (document.querySelector(skeletons)) return false;
   return true;
 }
 """
@@ -123,7 +124,8 @@ _WATCH_JS = """
 
 def settle(page, *, quiet_ms: int = 400, timeout: float = 60.0, started: bool = True) -> None:
     """Wait until the script has finished (state notRunning, nothing stale, no spinner, no
-    skeleton of a lazily loaded element) and the DOM has been quiet for ``quiet_ms``. After an action, first give the rerun a moment to
+    skeleton of a lazily loaded element) and the DOM has been quiet for ``quiet_ms``. After an action, first give
+    the rerun a moment to
     start: the old output stays on screen while it runs."""
     deadline = time.monotonic() + timeout
     if started:
