@@ -150,5 +150,15 @@ def open_app_page(page, url: str, link: str | None = None, *, title: str) -> Non
     settle(page, timeout=180)
 
 
+def is_settled(page) -> bool:
+    """True when the script is not running and nothing is stale, spinning or loading (no quiet period)."""
+    return bool(page.evaluate(_SETTLED_JS))
+
+
+#: The body of :func:`is_settled` as a JavaScript function, to combine with other conditions in
+#: ``page.wait_for_function`` (e.g. for timings that must not include a quiet period).
+SETTLED_JS = _SETTLED_JS
+
+
 def no_exception_shown(page) -> bool:
     return page.locator('[data-testid="stException"]').count() == 0
