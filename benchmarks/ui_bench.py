@@ -114,13 +114,13 @@ class Bench:
         for _ in range(self.reps):
             context, page = self.new_page()
             self.times["first page load"].append(
-                _timed(page, lambda: page.goto(self.url), H1_IS, "MNIST handwritten digits"))
+                _timed(page, lambda page=page: page.goto(self.url), H1_IS, "MNIST handwritten digits"))
             context.close()
 
     def page_switches(self, page) -> None:
         for k in range(self.reps):
             target = PAGES[k % len(PAGES)]
-            self.times["page switch"].append(_timed(page, lambda: _nav(page, target), H1_IS, target))
+            self.times["page switch"].append(_timed(page, lambda target=target: _nav(page, target), H1_IS, target))
 
     def confusion(self, page, cells: list[tuple[int, int]], labels: list[str]) -> None:
         _nav(page, "Confusion matrix")
@@ -132,7 +132,7 @@ class Bench:
             box = page.locator(CELLS).nth(i * 10 + j).bounding_box()
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
             self.times["confusion cell click → gallery"].append(
-                _timed(page, lambda: page.mouse.click(x, y), GALLERY_IS, f"true {i} → predicted {j}:"))
+                _timed(page, lambda x=x, y=y: page.mouse.click(x, y), GALLERY_IS, f"true {i} → predicted {j}:"))
             page.mouse.move(5, 5)
             settle(page)
         for k in range(self.reps):

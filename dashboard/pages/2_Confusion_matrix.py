@@ -17,7 +17,7 @@ import streamlit as st
 
 from core.catalog import ScoreKind
 from core.evaluation import cell_indices, top_k
-from core.plots import CONFUSION_CONFIG, CONFUSION_MODES
+from core.plots import CONFUSION_CONFIG, CONFUSION_MODES, plot_confusion_matrix
 from dashboard import cache, cache_ui
 from dashboard.components import (
     GALLERY_PAGE_SIZE,
@@ -115,7 +115,7 @@ mode = st.radio(
 write_url(view=mode, cell=None if selected is None else f"{selected[0]}-{selected[1]}")
 left, right = st.columns([3, 1], gap="large")
 with left:
-    fig = cache_ui.confusion_figure(counts, mode, selected)
+    fig = plot_confusion_matrix(counts, mode=mode, selected=selected)
     st.plotly_chart(
         fig, key=chart_key(), on_select="rerun", selection_mode="points", config=CONFUSION_CONFIG,
     )
