@@ -360,7 +360,9 @@ def plot_threshold_curves(
                        font=dict(color=_ACCENT), xanchor="left")
     _base_layout(fig, height=340, title="Precision and recall against the threshold",
                  legend=dict(orientation="h", y=-0.25, x=0))
-    fig.update_xaxes(title_text=f"threshold on the {ScoreKind(score_kind)}")
+    kind = ScoreKind(score_kind)
+    # probabilities live on [0, 1]; without a range the threshold's label widens the axis to 1.5
+    fig.update_xaxes(title_text=f"threshold on the {kind}", range=[-0.02, 1.02] if kind.is_probability else None)
     fig.update_yaxes(range=[0, 1.08], title_text="")
     return fig
 
@@ -430,5 +432,5 @@ def plot_top3_bars(
     if is_proba:
         fig.update_xaxes(range=[0, 100], title_text="probability %", title_standoff=2)
     else:
-        fig.update_xaxes(title_text="decision score", title_standoff=2)
+        fig.update_xaxes(title_text=str(ScoreKind.DECISION), title_standoff=2)
     return fig
