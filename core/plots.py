@@ -19,10 +19,15 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.catalog import ScoreKind
+
 __all__ = [
     "CONFUSION_CONFIG",
     "CONFUSION_MODES",
     "downsample_curve",
+    "nice_ticks",
+    "percent_label",
+    "zoom_range",
     "plot_accuracy_bars",
     "plot_accuracy_latency",
     "plot_class_balance",
@@ -35,11 +40,13 @@ __all__ = [
     "plot_training_curve",
 ]
 
-#: Display modes of :func:`plot_confusion_matrix`.
+#: Display modes of :func:`plot_confusion_matrix`, the default first. "Errors only" leads: with
+#: the diagonal blank, the colour scale spans the mistakes, so every error cell is visible (with
+#: counts, a diagonal of ~1,000 per digit turns a cell of 5 errors near-white).
 CONFUSION_MODES: dict[str, str] = {
+    "errors": "Errors only",
     "counts": "Counts",
     "normalized": "Row-normalised (share of each true digit)",
-    "errors": "Errors only",
 }
 
 #: The ``config`` to pass to ``st.plotly_chart`` with the confusion matrix: with Plotly's
@@ -65,21 +72,38 @@ def _base_layout(fig: go.Figure, *, height: int, title: str | None = None, **ext
     return fig
 
 
+def percent_label(share: float) -> str:
+    """``share`` (0-1) as a percentage that never rounds to a lie: ``0%`` and ``100%`` only when
+    exact, ``<0.1%`` / ``>99.9%`` at the edges, one decimal below 1% and above 99%
+    (``0.4%``, ``99.6%``), whole percents in between (``45%``)."""
+    pct = 100.0 * float(share)
+    if pct <= 0.0 or pct >= 100.0:
+        return f"{pct:.0f}%"
+    if pct < 0.1:
+        return "<0.1%"
+    if pct > 99.9:
+        return ">99.9%"
+    if 1.0 <= pct <= 99.0:
+        return f"{pct:.0f}%"
+    return f"{pct:.1f}%"
+
+
 # ------------------------------------------------------------------ confusion
 
 
 def plot_confusion_matrix(
     cm: np.ndarray,
     *,
-    mode: str = "counts",
+    mode: str = "errors",
     selected: tuple[int, int] | None = None,
     height: int = 560,
 ) -> go.Figure:
     """A clickable confusion matrix from ``cm``, the (n, n) matrix of counts (rows true).
 
-    ``mode``: ``"counts"`` colours and labels cells by count; ``"normalized"`` by share of
-    the true digit's row; ``"errors"`` by count with the diagonal left blank so the mistakes
-    stand out. ``selected`` (row, col) gets an outline.
+    ``mode``: ``"errors"`` (default) colours and labels cells by count with the diagonal left
+    blank, so the colour scale spans the mistakes; ``"counts"`` by count; ``"normalized"`` by
+    share of the true digit's row, labelled with :func:`percent_label` (never ``0%`` on a cell
+    holding errors, never ``100%`` for 99.6%). ``selected`` (row, col) gets an outline.
 
     Trace 0 is the heatmap; trace 1 is the scatter of transparent square markers, one per
     cell in row-major order (point index ``row * n + col``), whose ``customdata`` rows are
@@ -96,7 +120,7 @@ def plot_confusion_matrix(
 
     if mode == "normalized":
         z = share * 100
-        text = [[f"{v:.0f}%" if c else "" for v, c in zip(zr, cr)] for zr, cr in zip(z, counts)]
+        text = [[percent_label(v) if c else "" for v, c in zip(sr, cr)] for sr, cr in zip(share, counts)]
         colorbar_title = "% of row"
     else:
         z = counts.astype(float)
@@ -169,7 +193,8 @@ def plot_class_balance(train_counts: Sequence[int], test_counts: Sequence[int]) 
         total = counts.sum() or 1.0
         fig.add_bar(
             x=[str(d) for d in range(len(counts))], y=100 * counts / total, name=name, marker_color=color,
-            customdata=counts.astype(int), hovertemplate=f"{name}: digit %{{x}}<br>%{{y:.1f}}% (%{{customdata:,}} digits)<extra></extra>",
+            customdata=counts.astype(int),
+            hovertemplate=f"{name}: digit %{{x}}<br>%{{y:.1f}}% (%{{customdata:,}} digits)<extra></extra>",
         )
     _base_layout(fig, height=300, barmode="group", legend=dict(orientation="h", y=1.1, x=0))
     fig.update_xaxes(title_text="digit", type="category")
@@ -250,7 +275,8 @@ def plot_accuracy_latency(summary: pd.DataFrame, *, latency_column: str = "laten
             marker=dict(size=[max(size[k], 1e-6)], sizemode="area", sizeref=sizeref, sizemin=6,
                         color=palette[k % len(palette)], opacity=0.75, line=dict(color="#123", width=1)),
             customdata=[[size[k]]],
-            hovertemplate=f"{label}<br>%{{y:.2f}}% accuracy<br>%{{x:.2f}} ms per digit<br>%{{customdata[0]:.1f}} MB<extra></extra>",
+            hovertemplate=(f"{label}<br>%{{y:.2f}}% accuracy<br>%{{x:.2f}} ms per digit"
+                           "<br>%{customdata[0]:.1f} MB<extra></extra>"),
         )
     _base_layout(fig, height=420, legend=dict(itemsizing="constant"))
     lx = np.log10(np.clip(x, 1e-6, None))
@@ -261,6 +287,23 @@ def plot_accuracy_latency(summary: pd.DataFrame, *, latency_column: str = "laten
     return fig
 
 
+def nice_ticks(low: float, high: float, *, target: int = 5) -> tuple[list[float], list[str]]:
+    """Tick values covering ``[low, high]`` at a 1/2/5 x 10^k step giving about ``target`` ticks,
+    and their labels with as many decimals as the step needs (so no two labels repeat)."""
+    low, high = float(low), float(high)
+    if not np.isfinite(low) or not np.isfinite(high):
+        return [], []
+    if high - low < 1e-9:
+        low, high = low - 0.5, high + 0.5
+    raw = (high - low) / max(target - 1, 1)
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    decimals = max(0, int(-np.floor(np.log10(step) + 1e-9)))
+    start, stop = np.floor(low / step) * step, np.ceil(high / step) * step
+    values = [round(v, decimals + 2) for v in np.arange(start, stop + step / 2, step)]
+    return values, [f"{v:.{decimals}f}" for v in values]
+
+
 def plot_training_curve(curve: pd.DataFrame, *, label: str = "MLP") -> go.Figure:
     """Training loss (left axis) and validation accuracy (right axis) per epoch.
 
@@ -269,13 +312,17 @@ def plot_training_curve(curve: pd.DataFrame, *, label: str = "MLP") -> go.Figure
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Scatter(x=curve["epoch"], y=curve["loss"], name="training loss", mode="lines+markers",
                              line=dict(color=_BLUE)), secondary_y=False)
-    if curve["validation_score"].notna().any():
-        fig.add_trace(go.Scatter(x=curve["epoch"], y=100 * curve["validation_score"], name="validation accuracy %",
-                                 mode="lines+markers", line=dict(color=_ORANGE)), secondary_y=True)
     _base_layout(fig, height=360, title=f"{label}: training curve", legend=dict(orientation="h", y=-0.2, x=0))
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="loss", secondary_y=False)
-    fig.update_yaxes(title_text="validation accuracy %", secondary_y=True, tickformat=".0f", showgrid=False)
+    if curve["validation_score"].notna().any():
+        acc = 100 * curve["validation_score"].astype(float)
+        fig.add_trace(go.Scatter(x=curve["epoch"], y=acc, name="validation accuracy %",
+                                 mode="lines+markers", line=dict(color=_ORANGE)), secondary_y=True)
+        # explicit ticks: a 3-point range with whole-number labels read "99, 98, 97, 97, 96"
+        values, labels = nice_ticks(acc.min(), acc.max())
+        fig.update_yaxes(title_text="validation accuracy %", secondary_y=True, showgrid=False,
+                         tickmode="array", tickvals=values, ticktext=labels, range=[values[0], values[-1]])
     return fig
 
 
@@ -290,7 +337,16 @@ def downsample_curve(frame: pd.DataFrame, *, max_points: int = _MAX_CURVE_POINTS
     return frame.iloc[keep]
 
 
-def plot_threshold_curves(pr: pd.DataFrame, threshold: float, *, score_kind: str = "probability") -> go.Figure:
+def zoom_range(values: Sequence[float], *, margin: float = 0.02, cap: float = 0.9) -> list[float]:
+    """An axis range ``[low, 1.005]`` for rates that crowd near 1: from a little below the lowest of
+    ``values`` (the current point's coordinates), at most ``cap``, down to a multiple of 0.05."""
+    low = min([cap, *(float(v) - margin for v in values)])
+    return [max(0.0, float(np.floor(low / 0.05) * 0.05)), 1.005]
+
+
+def plot_threshold_curves(
+    pr: pd.DataFrame, threshold: float, *, score_kind: ScoreKind | str = ScoreKind.PROBABILITY,
+) -> go.Figure:
     """Precision and recall against the threshold, with the current ``threshold`` marked.
 
     ``pr``: columns ``threshold``, ``precision``, ``recall`` (as from binary_analysis).
@@ -304,13 +360,18 @@ def plot_threshold_curves(pr: pd.DataFrame, threshold: float, *, score_kind: str
                        font=dict(color=_ACCENT), xanchor="left")
     _base_layout(fig, height=340, title="Precision and recall against the threshold",
                  legend=dict(orientation="h", y=-0.25, x=0))
-    fig.update_xaxes(title_text=f"threshold on the {score_kind}")
+    kind = ScoreKind(score_kind)
+    # probabilities live on [0, 1]; without a range the threshold's label widens the axis to 1.5
+    fig.update_xaxes(title_text=f"threshold on the {kind}", range=[-0.02, 1.02] if kind.is_probability else None)
     fig.update_yaxes(range=[0, 1.08], title_text="")
     return fig
 
 
-def plot_pr_curve(pr: pd.DataFrame, point: tuple[float, float], *, average_precision: float | None = None) -> go.Figure:
-    """Precision against recall; ``point`` = (recall, precision) at the current threshold."""
+def plot_pr_curve(
+    pr: pd.DataFrame, point: tuple[float, float], *, average_precision: float | None = None, zoom: bool = False,
+) -> go.Figure:
+    """Precision against recall; ``point`` = (recall, precision) at the current threshold.
+    ``zoom`` shows the top-right corner (see :func:`zoom_range`), where good detectors live."""
     pr = downsample_curve(pr)
     name = "PR curve" + (f" (AP {average_precision:.3f})" if average_precision is not None else "")
     fig = go.Figure()
@@ -320,13 +381,15 @@ def plot_pr_curve(pr: pd.DataFrame, point: tuple[float, float], *, average_preci
                     marker=dict(color=_ACCENT, size=12, symbol="circle"),
                     hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra>current threshold</extra>")
     _base_layout(fig, height=340, title=name, legend=dict(orientation="h", y=-0.25, x=0))
-    fig.update_xaxes(title_text="recall", range=[0, 1.02])
-    fig.update_yaxes(title_text="precision", range=[0, 1.02])
+    fig.update_xaxes(title_text="recall", range=zoom_range([point[0]]) if zoom else [0, 1.02])
+    fig.update_yaxes(title_text="precision", range=zoom_range([point[1]]) if zoom else [0, 1.02])
     return fig
 
 
-def plot_roc_curve(roc: pd.DataFrame, point: tuple[float, float], *, auc: float) -> go.Figure:
-    """True-positive rate against false-positive rate; ``point`` = (fpr, tpr) at the threshold."""
+def plot_roc_curve(roc: pd.DataFrame, point: tuple[float, float], *, auc: float, zoom: bool = False) -> go.Figure:
+    """True-positive rate against false-positive rate; ``point`` = (fpr, tpr) at the threshold.
+    ``zoom`` shows the top-left corner: false-positive rates up to twice the current one (at least
+    5%), true-positive rates from just below the current one (see :func:`zoom_range`)."""
     roc = downsample_curve(roc)
     fig = go.Figure()
     fig.add_scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name=f"ROC (AUC {auc:.4f})",
@@ -336,15 +399,18 @@ def plot_roc_curve(roc: pd.DataFrame, point: tuple[float, float], *, auc: float)
                     marker=dict(color=_ACCENT, size=12),
                     hovertemplate="FPR %{x:.4f}<br>TPR %{y:.3f}<extra>current threshold</extra>")
     _base_layout(fig, height=340, title=f"ROC curve, AUC {auc:.4f}", legend=dict(orientation="h", y=-0.25, x=0))
-    fig.update_xaxes(title_text="false-positive rate", range=[0, 1.02])
-    fig.update_yaxes(title_text="true-positive rate (recall)", range=[0, 1.02])
+    x_range = [-0.002, max(0.05, 2 * float(point[0]))] if zoom else [0, 1.02]
+    fig.update_xaxes(title_text="false-positive rate", range=x_range)
+    fig.update_yaxes(title_text="true-positive rate (recall)", range=zoom_range([point[1]]) if zoom else [0, 1.02])
     return fig
 
 
 # ---------------------------------------------------------------- prediction
 
 
-def plot_top3_bars(digits: Sequence[int], scores: Sequence[float], *, score_kind: str = "probability") -> go.Figure:
+def plot_top3_bars(
+    digits: Sequence[int], scores: Sequence[float], *, score_kind: ScoreKind | str = ScoreKind.PROBABILITY,
+) -> go.Figure:
     """A model's best digits as horizontal bars, best on top.
 
     Probabilities are shown as percentages on a 0-100 axis; decision scores as raw values
@@ -352,7 +418,7 @@ def plot_top3_bars(digits: Sequence[int], scores: Sequence[float], *, score_kind
     """
     digits = [int(d) for d in digits]
     scores = [float(s) for s in scores]
-    is_proba = score_kind == "probability"
+    is_proba = ScoreKind(score_kind).is_probability
     values = [100 * s for s in scores] if is_proba else scores
     text = [f"{v:.1f}%" if is_proba else f"{v:.2f}" for v in values]
     colors = [_BLUE] + ["#9ecae1"] * (len(digits) - 1)
@@ -366,5 +432,5 @@ def plot_top3_bars(digits: Sequence[int], scores: Sequence[float], *, score_kind
     if is_proba:
         fig.update_xaxes(range=[0, 100], title_text="probability %", title_standoff=2)
     else:
-        fig.update_xaxes(title_text="decision score", title_standoff=2)
+        fig.update_xaxes(title_text=str(ScoreKind.DECISION), title_standoff=2)
     return fig

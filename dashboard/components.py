@@ -18,26 +18,29 @@ import streamlit as st
 from PIL import Image
 from streamlit.errors import StreamlitAPIException
 
-from core.catalog import MODEL_NAMES, MODELS
+from core.catalog import MODEL_NAMES, MODELS, ScoreKind
 from core.data import DataSourceError, MnistData
 from core.idx import IdxFormatError
+from core.plots import percent_label
 from core.training import TrainedModel
 from dashboard import cache
 
 __all__ = [
     "GALLERY_PAGE_SIZE",
     "digit_gallery",
-    "distinct_labels",
     "enlarge",
     "model_picker",
     "paged",
     "png_data_uri",
     "require_data",
     "require_models",
+    "score_label",
     "setup_page",
     "show_train_first",
     "top3_caption",
     "train_hint",
+    "url_value",
+    "write_url",
 ]
 
 GALLERY_PAGE_SIZE = 40
@@ -50,9 +53,65 @@ def train_hint() -> str:
     return "python -m core train" + (f" --source {source}" if source != "auto" else "")
 
 
+#: The browser tab title of a page called ``title`` (its sidebar label and heading are ``title``).
+TAB_TITLE = "{title} · MNIST dashboard"
+
+# Streamlit pushes a browser-history entry for every change of the query string, and a second one
+# when a page visit rewrites it (measured: two entries per sidebar click). This keeps one entry per
+# page and replaces the URL in place when only the query string changes (a model, cell, digit or
+# threshold picked), so Back goes to the previous page. Installed once per browser tab.
+_HISTORY_JS = """<script>
+(() => {
+  const h = window.history;
+  if (h.__samePathReplaces) return;
+  const push = h.pushState.bind(h);
+  h.pushState = function (state, title, url) {
+    try {
+      if (new URL(url, window.location.href).pathname === window.location.pathname) {
+        return h.replaceState(state, title, url);
+      }
+    } catch (e) { /* an unparsable URL: leave it to the browser */ }
+    return push(state, title, url);
+  };
+  h.__samePathReplaces = true;
+})();
+</script>"""
+
+
 def setup_page(title: str, icon: str) -> None:
-    """``st.set_page_config`` with the app's defaults (wide layout)."""
-    st.set_page_config(page_title=f"{title} · MNIST dashboard", page_icon=icon, layout="wide")
+    """``st.set_page_config`` with the app's defaults (wide layout, tab title from :data:`TAB_TITLE`),
+    and one browser-history entry per page visit (see ``_HISTORY_JS``)."""
+    st.set_page_config(page_title=TAB_TITLE.format(title=title), page_icon=icon, layout="wide")
+    st.html(_HISTORY_JS, unsafe_allow_javascript=True)
+
+
+# ----------------------------------------------------------------------- URL
+
+_WRITTEN = "_url_written"
+
+
+def url_value(name: str) -> str | None:
+    """The URL's ``?name=`` value when the user brought it (a typed, shared or reloaded link),
+    None when it is absent or is just what this session wrote there itself."""
+    value = st.query_params.get(name)
+    if value is None or st.session_state.get(_WRITTEN, {}).get(name) == value:
+        return None
+    return value
+
+
+def write_url(**values: object) -> None:
+    """Mirror the view in the URL (``None`` removes a parameter); only changed values are written."""
+    written = st.session_state.setdefault(_WRITTEN, {})
+    for name, value in values.items():
+        if value is None:
+            written.pop(name, None)
+            if name in st.query_params:
+                del st.query_params[name]
+            continue
+        text = str(value)
+        written[name] = text
+        if st.query_params.get(name) != text:
+            st.query_params[name] = text
 
 
 # ------------------------------------------------------------------- sidebar
@@ -126,38 +185,44 @@ def _best_by_accuracy(statuses: list[cache.ModelStatus], data: MnistData) -> str
 def model_picker(data: MnistData, *, label: str = "Model", key: str = "model") -> tuple[str, TrainedModel]:
     """A sidebar selectbox of the trained models; returns ``(name, TrainedModel)``.
 
-    The choice is kept in the session across pages and mirrored in the URL (``?model=knn``).
-    An unknown or untrained name in the URL gets a warning and the default (the most accurate
-    model). Stops the page with a message when no model is trained or the pick is unusable.
+    The choice follows the user across pages (kept in the session) and is mirrored in the URL
+    (``?model=knn``), which wins when the user brings it (a shared link or a reload). An
+    unknown or untrained name in the URL gets a warning and the remembered choice, or the
+    most accurate model. Stops the page with a message when no model is trained or the pick
+    is unusable.
     """
     statuses = require_models(data)
     by_name = {s.name: s for s in statuses}
     names = list(by_name)
-    widget_key, remembered_key, written_key = f"{key}_picker", f"_{key}_choice", f"_{key}_qp_written"
+    widget_key, remembered_key = f"{key}_picker", f"_{key}_choice"
 
-    requested = st.query_params.get(key)
-    if requested is not None and requested != st.session_state.get(written_key):
-        # a URL the user typed or shared (we did not write this value)
+    choice = st.session_state.get(remembered_key)
+    requested = url_value(key)
+    if requested is not None:
         if requested in by_name:
-            st.session_state[widget_key] = requested
+            choice = requested
         elif requested in MODELS:
             st.sidebar.warning(f"Model {requested!r} from the URL is not trained yet; showing another one.")
         else:
             st.sidebar.warning(
                 f"Unknown model {requested!r} in the URL; valid names are: {', '.join(MODEL_NAMES)}."
             )
-    if st.session_state.get(widget_key) not in by_name:
-        remembered = st.session_state.get(remembered_key)
-        st.session_state[widget_key] = remembered if remembered in by_name else _best_by_accuracy(statuses, data)
+    if choice not in by_name:
+        choice = _best_by_accuracy(statuses, data)
+    # Each page has its own selectbox (Streamlit keys widgets per page), and a page's widget state
+    # is dropped when the user leaves it: so the session's choice is set before every run, and the
+    # widget's callback records the user's changes.
+    st.session_state[widget_key] = choice
+
+    def remember() -> None:
+        st.session_state[remembered_key] = st.session_state[widget_key]
 
     name = st.sidebar.selectbox(
-        label, names, key=widget_key, format_func=lambda n: by_name[n].label,
+        label, names, key=widget_key, format_func=lambda n: by_name[n].label, on_change=remember,
         help="Only trained models are listed. Train the others on the Home page.",
     )
     st.session_state[remembered_key] = name
-    st.session_state[written_key] = name
-    if st.query_params.get(key) != name:
-        st.query_params[key] = name
+    write_url(**{key: name})
 
     model, notes = cache.load_model(by_name[name], data)
     for note in notes:
@@ -187,21 +252,20 @@ def enlarge(image: np.ndarray, scale: int = 8) -> np.ndarray:
     return np.kron(arr, np.ones((scale, scale), dtype=np.uint8))
 
 
-def distinct_labels(values: Sequence[float]) -> dict[float, str]:
-    """Labels for sorted numbers with as few significant digits (3-17) as keep them apart,
-    e.g. for the notches of a threshold slider whose scores bunch up near 1."""
-    for digits in range(3, 18):
-        labels = {v: f"{v:.{digits}g}" for v in values}
-        if len(set(labels.values())) == len(labels):
-            return labels
-    return {v: repr(v) for v in values}
+def score_label(value: float, score_kind: ScoreKind | str) -> str:
+    """A probability as an honest percentage (``99.6%``, never ``100%`` unless it is), a decision
+    score with two decimals and a real minus sign (``−0.37``)."""
+    if ScoreKind(score_kind).is_probability:
+        return percent_label(value)
+    return f"{value:.2f}".replace("-", "−")
 
 
-def top3_caption(digits: Sequence[int], scores: Sequence[float], score_kind: str) -> str:
-    """E.g. ``8 93% · 5 6% · 3 1%`` (probabilities) or ``8 2.31 · 5 1.10 · 3 0.2`` (scores)."""
-    if score_kind == "probability":
-        return " · ".join(f"{d} {100 * s:.0f}%" for d, s in zip(digits, scores))
-    return " · ".join(f"{d} {s:.2f}" for d, s in zip(digits, scores))
+def top3_caption(digits: Sequence[int], scores: Sequence[float], score_kind: ScoreKind | str) -> str:
+    """Two lines for a gallery tile: the prediction with its score, then the runners-up, e.g.
+    ``pred 8 (93%)`` / ``then 5 (6.0%), 3 (0.8%)``; decision scores as ``pred 8 (2.31)``."""
+    pairs = [f"{int(d)} ({score_label(float(s), score_kind)})" for d, s in zip(digits, scores)]
+    first = f"pred {pairs[0]}" if pairs else ""
+    return first + ("\nthen " + ", ".join(pairs[1:]) if len(pairs) > 1 else "")
 
 
 _GALLERY_CSS = """
@@ -225,7 +289,7 @@ def digit_gallery(
     columns: int | None = None,
 ) -> None:
     """One HTML grid of digit tiles: ``images`` (k, 784) uint8, ``indices`` the test-set
-    indices (shown as ``#1234``), ``captions`` one line each (e.g. top-3 scores), ``titles``
+    indices (shown as ``#1234``), ``captions`` one per tile (``\\n`` breaks a line), ``titles``
     hover texts. ``columns`` fixes the number of columns (default: as many as fit)."""
     style = f' style="grid-template-columns:repeat({int(columns)},minmax(0,1fr))"' if columns else ""
     parts = [_GALLERY_CSS, f'<div class="digit-grid"{style}>']
@@ -234,7 +298,7 @@ def digit_gallery(
         parts.append(
             f'<div class="digit-tile" data-index="{int(idx)}" title="{title}">'
             f'<img src="{png_data_uri(img)}" alt="test digit {int(idx)}"/>'
-            f'<div class="idx">#{int(idx)}</div><div class="top">{html.escape(cap)}</div></div>'
+            f'<div class="idx">#{int(idx)}</div><div class="top">{html.escape(cap).replace(chr(10), "<br>")}</div></div>'
         )
     parts.append("</div>")
     st.html("".join(parts))
@@ -247,6 +311,8 @@ def paged(indices: np.ndarray, *, key: str, page_size: int = GALLERY_PAGE_SIZE) 
     pages = max(1, -(-n // page_size))
     page = 1
     if pages > 1:
+        if st.session_state.get(key, 1) > pages:  # fewer pages than before (e.g. a new threshold)
+            st.session_state[key] = pages
         page = int(st.number_input(f"Page (of {pages}, {page_size} per page)", 1, pages, 1, step=1, key=key))
     start = (page - 1) * page_size
     chunk = indices[start : start + page_size]

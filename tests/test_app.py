@@ -20,17 +20,18 @@ from core.evaluation import (
     binary_analysis,
     confusion,
     predict_test,
+    threshold_errors,
     threshold_for,
     threshold_metrics,
 )
-from core.plots import downsample_curve
+from core.thresholds import threshold_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = str(ROOT / "dashboard" / "Home.py")
 TIMEOUT = 120  # seconds per run: the first run of a page loads data and models
 PAGES = {
     "home": None,
-    "comparison": "pages/1_Model_comparison.py",
+    "leaderboard": "pages/1_Leaderboard.py",
     "confusion": "pages/2_Confusion_matrix.py",
     "precision": "pages/3_Precision_recall.py",
     "draw": "pages/4_Draw_a_digit.py",
@@ -86,9 +87,9 @@ def sidebar_text(at: AppTest) -> str:
 
 EXPECTED_TITLES = {
     "home": "MNIST handwritten digits: a classifier dashboard",
-    "comparison": "Model comparison",
+    "leaderboard": "Leaderboard",
     "confusion": "Confusion matrix",
-    "precision": "Precision and recall of a one-digit detector",
+    "precision": "Precision recall",
     "draw": "Draw a digit",
 }
 
@@ -109,23 +110,25 @@ def test_every_page_renders_with_its_key_elements(env, page, sample_data):
         assert status["accuracy %"].between(85, 100).all()
         assert not [b for b in at.button if b.label.startswith("Train missing")]
         assert len(charts) == 1 and tiles(at) == 20  # class balance, 2 sample digits per class
-    elif page == "comparison":
+    elif page == "leaderboard":
         board = at.dataframe[0].value
         assert len(board) == len(MODEL_NAMES)
         assert list(board["accuracy %"]) == sorted(board["accuracy %"], reverse=True)
-        assert {"macro precision %", "macro recall %", "macro F1 %", "fit s", "ms/digit", "size MB", "options"} <= set(board.columns)
+        assert {"macro precision %", "macro recall %", "macro F1 %", "± SE", "fit s", "predict ms/digit", "size MB",
+                "options"} <= set(board.columns)
         assert len(charts) == 4  # accuracy bars, accuracy vs latency, F1 heatmap, MLP curve
         assert len(at.multiselect[0].value) == len(MODEL_NAMES)
     elif page == "confusion":
         assert at.sidebar.selectbox[0].label == "Model"
         assert len(charts) == 1
-        assert [r.value for r in at.radio] == ["counts"]
+        assert [r.value for r in at.radio] == ["errors"]  # errors visible by default
         assert [b for b in at.button if b.key.startswith("top_") and " → " in b.label]  # top confusions
         assert "Click a cell" in at.info[0].value
     elif page == "precision":
         assert at.selectbox[0].value == 5  # the classic 5-detector
         assert len(at.metric) == 8 and len(charts) == 3
         assert [s.value.split(":")[0] for s in at.subheader] == ["False positives", "False negatives"]
+        assert at.toggle(key="pr_zoom").value  # zoomed on the corner by default
     elif page == "draw":
         assert "Draw a digit" in at.info[0].value  # nothing drawn yet: a prompt, no prediction
         assert not [h for h in at.header if h.value.startswith("Prediction:")]
@@ -202,11 +205,11 @@ def test_corrupt_model_file_gives_a_warning_not_a_traceback(env, tmp_path, monke
     (joblib_file,) = folder.glob("knn-*.joblib")
     joblib_file.write_bytes(b"this is not a pickle")
     monkeypatch.setenv("MODELS_DIR", str(folder))
-    at = open_page("comparison")
+    at = open_page("leaderboard")
     assert not at.exception
     assert any("unusable" in w.value for w in at.warning)
     assert len(at.dataframe[0].value) == len(MODEL_NAMES) - 1
-    at = open_page("comparison")  # core deleted it: from now on it is simply not trained
+    at = open_page("leaderboard")  # core deleted it: from now on it is simply not trained
     assert not at.exception and not at.warning
     assert any("KNN" in c.value for c in at.caption if c.value.startswith("Not trained yet"))
 
@@ -280,6 +283,16 @@ def test_confusion_diagonal_cell_pages_least_confident_first(env, preds):
     assert tiles(at) == min(40, cm[3, 3] - 40)
 
 
+def test_confusion_cell_in_the_url_opens_its_gallery(env, preds):
+    cm = confusion(preds["knn"])
+    at = open_page("confusion", query={"model": "knn", "cell": "4-9", "view": "normalized"})
+    assert_clean(at)
+    assert gallery_heading(at) == f"true 4 → predicted 9: {cm[4, 9]} digits"
+    assert at.radio[0].value == "normalized"
+    at = click_cell(at, 4, 9)  # closing the gallery takes the cell out of the URL
+    assert "cell" not in at.query_params
+
+
 def test_confusion_views_keep_the_selected_cell(env, preds):
     cm = confusion(preds["knn"])
     at = click_cell(open_page("confusion", query={"model": "knn"}), 4, 9)
@@ -316,14 +329,15 @@ def test_threshold_slider_changes_the_metrics(env, preds):
     assert_clean(at)
     slider = at.select_slider[0]
     assert slider.value == 0.5 and "probability" in slider.label
-    assert "Exact threshold: `0.5`" in at.caption[0].value
+    assert any("Exact threshold: `0.5`" in c.value for c in at.caption)
     before = metric_values(at)
     expected = threshold_metrics(analysis.y, analysis.scores, 0.5)
     assert before["Precision"] == f"{expected['precision']:.1%}"
     assert before["Recall"] == f"{expected['recall']:.1%}"
 
-    # the notches are the curve's thresholds (thinned evenly by rank); take one high up
-    notches = downsample_curve(analysis.pr, max_points=300)["threshold"].to_numpy()
+    # the notches are core.thresholds' steps (even in log-odds); take one high up
+    notches = threshold_steps(analysis.y, analysis.scores, analysis.score_kind, extra=(0.5,))
+    assert slider.options == [str(v) for v in notches] or len(slider.options) == len(notches)
     high = float(notches[int(0.9 * len(notches))])
     assert high > 0.5
     slider.set_value(high).run()
@@ -333,6 +347,47 @@ def test_threshold_slider_changes_the_metrics(env, preds):
     assert after["Precision"] == f"{expected['precision']:.1%}" and after["Recall"] == f"{expected['recall']:.1%}"
     assert after["Recall"] != before["Recall"]
     assert at.subheader[1].value == f"False negatives: {expected['fn']:,}"
+    assert at.query_params["threshold"] in (repr(high), [repr(high)])  # in the URL
+
+
+def test_threshold_is_kept_per_digit(env, preds):
+    analysis = binary_analysis(preds["logreg"], 5)
+    high = threshold_steps(analysis.y, analysis.scores, analysis.score_kind)[150]
+    at = open_page("precision", query={"model": "logreg"})
+    at.select_slider[0].set_value(high).run()
+    assert at.select_slider[0].value == high > 0.5
+    at.selectbox(key="pr_digit").set_value(3).run()
+    assert_clean(at)
+    assert at.select_slider[0].value == 0.5  # digit 3 starts at 0.5
+    at.selectbox(key="pr_digit").set_value(5).run()
+    assert_clean(at)
+    assert at.select_slider[0].value == high  # digit 5 kept its threshold
+
+
+def test_url_digit_and_threshold_open_that_view(env, preds):
+    at = open_page("precision", query={"model": "logreg", "digit": "3", "threshold": "0.93"})
+    assert_clean(at)
+    assert at.selectbox(key="pr_digit").value == 3
+    assert at.select_slider[0].value == 0.93
+    m = threshold_metrics(*(lambda a: (a.y, a.scores))(binary_analysis(preds["logreg"], 3)), 0.93)
+    assert metric_values(at)["Recall"] == f"{m['recall']:.1%}"
+
+
+def test_false_negative_gallery_pages_through_every_digit(env, preds):
+    analysis = binary_analysis(preds["logreg"], 5)
+    at = open_page("precision", query={"model": "logreg", "threshold": "0.9999"})
+    m = threshold_metrics(analysis.y, analysis.scores, 0.9999)
+    assert m["fn"] > 40  # more than one page
+    assert at.subheader[1].value == f"False negatives: {m['fn']:,}"
+    pager = at.number_input(key="pr_page_fn_logreg_5")
+    assert pager.max == -(-m["fn"] // 40)
+    seen = set()
+    for k in range(1, int(pager.max) + 1):
+        at.number_input(key="pr_page_fn_logreg_5").set_value(k).run()
+        html = " ".join(el.proto.body for el in at.get("html"))
+        seen |= {int(i) for i in re.findall(r'data-index="(\d+)"', html)}
+    _, fn = threshold_errors(analysis, 0.9999)
+    assert set(map(int, fn)) <= seen
 
 
 def test_target_precision_moves_the_threshold(env, preds):

@@ -83,3 +83,21 @@ def test_heavy_entry_is_opt_in():
     assert all(e.kind != "heavy" for e in bench.entries())
     heavy = [e for e in bench.entries(heavy=True) if e.kind == "heavy"]
     assert len(heavy) == 1 and heavy[0].options.augment == "shifts" and "opt-in" in heavy[0].notes
+
+
+def test_families_and_targets_come_from_the_catalog_and_the_targets_file(tmp_path):
+    from core.catalog import MODEL_NAMES
+
+    assert bench.FAMILIES == MODEL_NAMES
+    assert bench.TARGETS_FILE.parent.name == "benchmarks" and "core" not in bench.TARGETS_FILE.parts[-3:-1]
+    targets = bench.load_targets()
+    assert targets["accuracy"]["knn"] == 0.97 and targets["best"]["accuracy"] == 0.992
+    rows = [{"family": "knn", "kind": "catalog", "accuracy_pct": 96.0, "model": "catalog: KNN"}]
+    tot = {"speedup": None}
+    checks = {name: ok for name, ok, _ in bench.check_targets(rows, tot, targets)}
+    assert checks["knn >= 97%"] is False
+    custom = tmp_path / "t.toml"
+    custom.write_text("[accuracy]\nknn = 0.95\n")
+    checks = {name: ok for name, ok, _ in bench.check_targets(rows, tot, bench.load_targets(custom))}
+    assert checks == {"knn >= 95%": True}
+    assert bench.load_targets(tmp_path / "missing.toml") == {}

@@ -5,6 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from core.catalog import MODEL_NAMES, ScoreKind
 from core.evaluation import (
     binary_analysis,
     classification_table,
@@ -19,6 +20,8 @@ from core.plots import (
     CONFUSION_CONFIG,
     CONFUSION_MODES,
     downsample_curve,
+    nice_ticks,
+    percent_label,
     plot_accuracy_bars,
     plot_accuracy_latency,
     plot_class_balance,
@@ -107,12 +110,12 @@ def test_class_balance_shows_shares_per_split(sample_data):
 def test_accuracy_bars_sorted_with_intervals(summaries):
     fig = plot_accuracy_bars(summaries, n_test=1000)
     (bar,) = fig.data
-    assert len(bar.x) == 7
+    assert len(bar.x) == len(MODEL_NAMES)
     assert list(bar.x) == sorted(bar.x)  # best at the top of a horizontal bar chart
     best = summaries.loc[summaries["accuracy"].idxmax()]
     assert bar.customdata[-1] == best["label"] and bar.x[-1] == pytest.approx(100 * best["accuracy"])
     assert bar.y[-1].startswith(best["label"]) and f"{100 * best['accuracy']:.2f}%" in bar.y[-1]
-    assert len(bar.error_x.array) == 7 and all(e > 0 for e in bar.error_x.array)
+    assert len(bar.error_x.array) == len(MODEL_NAMES) and all(e > 0 for e in bar.error_x.array)
     assert fig.layout.xaxis.range[0] < min(bar.x)
 
 
@@ -120,7 +123,7 @@ def test_f1_heatmap_is_models_by_digits(sample_models, preds):
     f1 = pd.DataFrame({sample_models[n].record.label: classification_table(preds[n])["f1"].iloc[:10] for n in preds}).T
     fig = plot_f1_heatmap(f1)
     (heat,) = fig.data
-    assert np.asarray(heat.z).shape == (7, 10)
+    assert np.asarray(heat.z).shape == (len(MODEL_NAMES), 10)
     assert list(heat.y) == list(f1.index) and list(heat.x) == [str(d) for d in range(10)]
     np.testing.assert_allclose(np.asarray(heat.z), f1.to_numpy())
 
@@ -177,13 +180,68 @@ def test_long_curves_are_thinned_keeping_the_ends():
 
 def test_top3_bars_probabilities_and_scores(sample_models, preds, sample_data):
     digits, scores = top_k(preds["mlp"].scores[:1])
-    fig = plot_top3_bars(digits[0], scores[0], score_kind="probability")
+    fig = plot_top3_bars(digits[0], scores[0], score_kind=ScoreKind.PROBABILITY)
     (bar,) = fig.data
     assert list(bar.y) == [f"digit {d}" for d in digits[0]]
     np.testing.assert_allclose(bar.x, 100 * scores[0])
     assert fig.layout.xaxis.range == (0, 100)
 
     digits, scores = top_k(preds["svc_ovo"].scores[:1])
-    fig = plot_top3_bars(digits[0], scores[0], score_kind="decision score")
+    fig = plot_top3_bars(digits[0], scores[0], score_kind=ScoreKind.DECISION)
     np.testing.assert_allclose(fig.data[0].x, scores[0])
     assert fig.layout.xaxis.title.text == "decision score"
+
+
+# ------------------------------------------------------------ honest numbers (issue 9)
+
+
+@pytest.mark.parametrize(
+    "share, text",
+    [(0, "0%"), (1, "100%"), (0.996, "99.6%"), (0.9996, ">99.9%"), (0.0004, "<0.1%"), (0.004, "0.4%"),
+     (0.45, "45%"), (0.994, "99.4%"), (0.99, "99%")],
+)
+def test_percent_label_never_rounds_to_a_lie(share, text):
+    assert percent_label(share) == text
+
+
+def test_row_normalised_cells_with_errors_never_read_zero_or_hundred(preds):
+    cm = confusion(preds["svc_ovo"])
+    text = plot_confusion_matrix(cm, mode="normalized").data[0].text
+    for i in range(10):
+        for j in range(10):
+            if cm[i, j] == 0:
+                assert text[i][j] == ""
+            elif cm[i, j] < cm[i].sum():  # a share strictly between 0 and 1
+                assert text[i][j] not in ("0%", "100%"), (i, j, text[i][j])
+
+
+def test_errors_are_the_default_view(preds):
+    assert next(iter(CONFUSION_MODES)) == "errors"
+    cm = confusion(preds["knn"])
+    heat = plot_confusion_matrix(cm).data[0]
+    z = np.asarray(heat.z, dtype=float)
+    assert np.isnan(np.diag(z)).all()  # the diagonal does not set the colour scale
+
+
+def test_training_curve_right_axis_has_distinct_ticks(sample_models):
+    curve = training_curve(sample_models["mlp"].pipeline)
+    fig = plot_training_curve(curve)
+    axis = fig.layout.yaxis2
+    labels = list(axis.ticktext)
+    assert len(labels) == len(set(labels)) >= 2, labels
+    acc = 100 * curve["validation_score"]
+    assert axis.range[0] <= acc.min() and axis.range[1] >= acc.max()
+    # a narrow range (96.2-98.9%) gets decimals, not "99, 98, 97, 97, 96"
+    values, labels = nice_ticks(96.2, 98.9)
+    assert len(set(labels)) == len(labels) and values[0] <= 96.2 and values[-1] >= 98.9
+
+
+def test_zoom_shows_the_corner(preds):
+    analysis = binary_analysis(preds["mlp"], 5)
+    m = threshold_metrics(analysis.y, analysis.scores, 0.5)
+    point = (m["recall"], m["precision"])
+    fig = plot_pr_curve(analysis.pr, point, zoom=True)
+    assert fig.layout.xaxis.range[0] > 0.5 and fig.layout.xaxis.range[0] <= point[0]
+    assert fig.layout.yaxis.range[0] <= point[1]
+    roc = plot_roc_curve(analysis.roc, (m["fpr"], m["recall"]), auc=analysis.auc, zoom=True)
+    assert roc.layout.xaxis.range[1] <= 0.1 and roc.layout.yaxis.range[0] > 0.5

@@ -1,19 +1,24 @@
 """Confusion matrix: click a cell to see exactly the test digits in it.
 
-Session state:
+Session state (mirrored in the URL as ``?model=mlp&view=errors&cell=4-9``, so a reload or a
+shared link reopens the same gallery):
 * ``cm_cell``: the selected cell ``(true, predicted)`` or None; set by a click on the
   matrix or by a "top confusions" button.
+* ``cm_mode``: the view (errors only by default: see core.plots.CONFUSION_MODES).
 * ``cm_chart_<n>``: the chart's selection event (key from :func:`chart_key`, n =
   ``cm_nonce``, which goes up after every click so the next click lands on a fresh chart).
   A test can inject a click as ``{"selection": {"points": [{"point_index": row * 10 + col}]}}``.
 """
 
+import re
+
 import pandas as pd
 import streamlit as st
 
-from core.evaluation import cell_indices, confusion, top_confusions, top_k
+from core.catalog import ScoreKind
+from core.evaluation import cell_indices, top_k
 from core.plots import CONFUSION_CONFIG, CONFUSION_MODES, plot_confusion_matrix
-from dashboard import cache
+from dashboard import cache, cache_ui
 from dashboard.components import (
     GALLERY_PAGE_SIZE,
     digit_gallery,
@@ -22,17 +27,37 @@ from dashboard.components import (
     require_data,
     setup_page,
     top3_caption,
+    url_value,
+    write_url,
 )
 
-setup_page("Confusion matrix", "🧮")
-st.title("Confusion matrix")
+TITLE = "Confusion matrix"
+CELL = re.compile(r"^(\d)-(\d)$")
+
+setup_page(TITLE, "🧮")
+st.title(TITLE)
 data = require_data()
 name, model = model_picker(data)
 preds = cache.load_predictions(model, data)
-counts = confusion(preds)
+counts = cache_ui.load_confusion(model, data)
 
 st.session_state.setdefault("cm_cell", None)
 st.session_state.setdefault("cm_nonce", 0)
+st.session_state.setdefault("_cm_mode", next(iter(CONFUSION_MODES)))
+requested = url_value("cell")
+if requested is not None:
+    match = CELL.match(requested)
+    if match:
+        st.session_state.cm_cell = (int(match[1]), int(match[2]))
+    else:
+        st.warning(f"Cell {requested!r} in the URL is not of the form true-predicted, e.g. 4-9.")
+requested = url_value("view")
+if requested is not None:
+    if requested in CONFUSION_MODES:
+        st.session_state["_cm_mode"] = requested
+    else:
+        st.warning(f"View {requested!r} in the URL is unknown; use one of {', '.join(CONFUSION_MODES)}.")
+st.session_state["cm_mode"] = st.session_state["_cm_mode"]
 
 
 def chart_key() -> str:
@@ -78,9 +103,16 @@ if click is not None:
     st.session_state.cm_nonce += 1
 selected = st.session_state.cm_cell
 
+
+def remember_mode() -> None:
+    st.session_state["_cm_mode"] = st.session_state["cm_mode"]
+
+
 mode = st.radio(
     "View", list(CONFUSION_MODES), format_func=CONFUSION_MODES.get, horizontal=True, key="cm_mode",
+    on_change=remember_mode,
 )
+write_url(view=mode, cell=None if selected is None else f"{selected[0]}-{selected[1]}")
 left, right = st.columns([3, 1], gap="large")
 with left:
     fig = plot_confusion_matrix(counts, mode=mode, selected=selected)
@@ -93,7 +125,7 @@ with left:
     )
 with right:
     st.markdown("**Top confusions**")
-    top = top_confusions(preds, k=8)
+    top = cache_ui.load_top_confusions(model, data, 8)
     if top.empty:
         st.write("No mistakes at all.")
     for row in top.itertuples(index=False):
@@ -114,11 +146,12 @@ indices = cell_indices(preds, true, predicted)
 n = len(indices)
 diagonal = true == predicted
 st.subheader(f"true {true} → predicted {predicted}: {n} digits" + (" (least confident first)" if diagonal else ""))
-kind = preds.score_kind
+kind = ScoreKind(preds.score_kind)
 order = "least confident correct answers first" if diagonal else "most confident mistakes first"
 st.caption(
-    f"Each digit shows its test-set index and the model's top-3 {'probabilities' if kind == 'probability' else 'decision scores (not probabilities)'}; "
-    f"{order}."
+    f"Each digit shows its test-set index, the model's prediction with its "
+    f"{'probability' if kind.is_probability else 'decision score (not a probability)'}, then the next two "
+    f"digits; {order}."
 )
 if n == 0:
     st.info(f"No test digit labelled {true} was predicted as {predicted} by this model.")
@@ -130,7 +163,7 @@ table = pd.DataFrame({
     "true": true,
     "predicted": predicted,
     **{f"top{k + 1}_digit": digits[:, k] for k in range(3)},
-    **{f"top{k + 1}_{'probability' if kind == 'probability' else 'score'}": scores[:, k].round(6) for k in range(3)},
+    **{f"top{k + 1}_{'probability' if kind.is_probability else 'score'}": scores[:, k].round(6) for k in range(3)},
 })
 c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
 c1.download_button(

@@ -1,41 +1,59 @@
-"""Precision / recall: one digit against the rest, with a movable decision threshold.
+"""Precision recall: one digit against the rest, with a movable decision threshold.
 
-The threshold is an ``st.select_slider`` whose notches are real thresholds (distinct scores
-of the model, thinned evenly by rank), so it stays usable when scores bunch up. Its value
-lives in ``st.session_state[threshold_key]`` (one key per model and digit), so the "target
-precision" button can set it, to core's exact threshold_for value, before the slider is drawn.
-The exact threshold is printed under the slider.
+The threshold is an ``st.select_slider`` whose notches come from core.thresholds (evenly spaced
+on the log-odds scale for probabilities, over the contested score range for decision scores).
+The value is kept per model and digit in ``st.session_state["pr_thresholds"]``, so switching to
+another digit and back finds it again, and it is mirrored in the URL with the digit
+(``?model=logreg&digit=3&threshold=0.73``), so a reload or a shared link reopens the same view.
+The "target precision" button sets it to core's exact threshold_for value.
 """
 
 import numpy as np
 import streamlit as st
 
+from core.catalog import ScoreKind
 from core.evaluation import threshold_errors, threshold_for, threshold_metrics
-from core.plots import (
-    downsample_curve,
-    plot_pr_curve,
-    plot_roc_curve,
-    plot_threshold_curves,
-)
+from core.plots import plot_pr_curve, plot_roc_curve, plot_threshold_curves
+from core.thresholds import threshold_label, threshold_steps
 from dashboard import cache
 from dashboard.components import (
     digit_gallery,
-    distinct_labels,
     model_picker,
+    paged,
     require_data,
+    score_label,
     setup_page,
+    url_value,
+    write_url,
 )
 
-GALLERY_CAP = 40
+TITLE = "Precision recall"
+DEFAULT_DIGIT = 5
 
-setup_page("Precision / recall", "🎯")
-st.title("Precision and recall of a one-digit detector")
+setup_page(TITLE, "🎯")
+st.title(TITLE)
+st.caption("One digit against the rest: the detector answers “is this a …?” at a threshold you move.")
 data = require_data()
 name, model = model_picker(data)
 
+# ---------------------------------------------------------------- positive digit
+st.session_state.setdefault("_pr_digit", DEFAULT_DIGIT)
+requested_digit = url_value("digit")
+if requested_digit is not None:
+    if requested_digit.isdigit() and 0 <= int(requested_digit) <= 9:
+        st.session_state["_pr_digit"] = int(requested_digit)
+    else:
+        st.warning(f"Digit {requested_digit!r} in the URL is not a digit 0-9; showing {st.session_state['_pr_digit']}.")
+st.session_state["pr_digit"] = st.session_state["_pr_digit"]
+
+
+def remember_digit() -> None:
+    st.session_state["_pr_digit"] = st.session_state["pr_digit"]
+
+
 top_left, top_right = st.columns([1, 2], gap="large")
 with top_left:
-    digit = st.selectbox("Positive digit", list(range(10)), index=5, key="pr_digit",
+    digit = st.selectbox("Positive digit", list(range(10)), key="pr_digit", on_change=remember_digit,
                          help="The detector answers 'is this digit a …?'; 5 is the classic example.")
 n_positive = int(np.sum(data.y_test == digit))
 if n_positive in (0, data.n_test):
@@ -43,21 +61,33 @@ if n_positive in (0, data.n_test):
                "evaluate; pick another digit.")
     st.stop()
 analysis = cache.load_binary_analysis(model, data, digit)
-kind = analysis.score_kind
+kind = ScoreKind(analysis.score_kind)
 scores = analysis.scores
 
 # ----------------------------------------------------------- threshold slider
-# The slider's notches are real thresholds: up to 300 of the curve's distinct scores, evenly
-# spaced by rank (scores bunch up, e.g. probabilities near 1 or the SVC's vote counts, so an
-# evenly spaced grid would skip the interesting part), plus the start value and the current one.
-if kind == "probability":
+if kind.is_probability:
     default = 0.5
 else:
     default = float(analysis.pr["threshold"].iloc[int(analysis.pr["f1"].to_numpy().argmax())])
-threshold_key = f"pr_threshold_{name}_{digit}"
-if threshold_key not in st.session_state:
-    st.session_state[threshold_key] = default
+thresholds: dict[str, float] = st.session_state.setdefault("pr_thresholds", {})
+state_key = f"{name}/{digit}"
+requested_threshold = url_value("threshold")
+if requested_threshold is not None:
+    try:
+        value = float(requested_threshold)
+        if not np.isfinite(value):
+            raise ValueError
+        thresholds[state_key] = value
+    except ValueError:
+        st.warning(f"Threshold {requested_threshold!r} in the URL is not a number; using {thresholds.get(state_key, default):g}.")
+current = float(thresholds.get(state_key, default))
+slider_key = "pr_threshold"
+st.session_state[slider_key] = current
 message_key = "pr_target_message"
+
+
+def remember_threshold() -> None:
+    thresholds[state_key] = float(st.session_state[slider_key])
 
 
 def move_to_target() -> None:
@@ -67,8 +97,9 @@ def move_to_target() -> None:
     if value is None:
         st.session_state[message_key] = ("warning", f"No threshold reaches {target:.1%} precision for digit {digit}.")
         return
-    st.session_state[threshold_key] = float(value)
-    st.session_state[message_key] = ("success", f"Threshold moved to {value:.6g}, the lowest with precision ≥ {target:.1%}.")
+    thresholds[state_key] = float(value)
+    st.session_state[message_key] = (
+        "success", f"Threshold moved to {threshold_label(value, kind)}, the lowest with precision ≥ {target:.1%}.")
 
 
 with top_right:
@@ -79,20 +110,24 @@ with top_right:
         level, text = st.session_state.pop(message_key)
         getattr(st, level)(text)
 
-grid = downsample_curve(analysis.pr, max_points=300)["threshold"].tolist()
-options = sorted({*map(float, grid), default, float(st.session_state[threshold_key])})
-labels = distinct_labels(options)
-score_label = "probability" if kind == "probability" else "decision score (not a probability)"
+if thresholds.get(state_key, current) != current:  # the button moved it before this run
+    current = float(thresholds[state_key])
+    st.session_state[slider_key] = current
+options = threshold_steps(analysis.y, scores, kind, extra=(default, current))
+score_name = "probability" if kind.is_probability else "decision score (not a probability)"
 threshold = st.select_slider(
-    f"Threshold on {model.record.label}'s {score_label} for digit {digit}",
-    options=options, key=threshold_key, format_func=labels.get,
+    f"Threshold on {model.record.label}'s {score_name} for digit {digit}",
+    options=options, key=slider_key, format_func=lambda v: threshold_label(v, kind), on_change=remember_threshold,
     help="Digits whose score is at or above the threshold count as positive. Arrow keys move it one notch.",
 )
+thresholds[state_key] = float(threshold)
+write_url(digit=digit, threshold=repr(float(threshold)))
 st.caption(
     f"Exact threshold: `{threshold!r}`. "
-    + ("The slider starts at 0.5." if kind == "probability" else
+    + ("The slider starts at 0.5; its notches are evenly spaced in log-odds, so the steps near 0 and 1 are fine."
+       if kind.is_probability else
        "This model has no probabilities; its per-digit decision scores are thresholded instead. "
-       "The slider starts at the threshold with the best F1.")
+       "The slider starts at the threshold with the best F1 and spans the scores where positives and negatives overlap.")
 )
 
 # --------------------------------------------------------------------- metrics
@@ -109,36 +144,35 @@ cols[2].metric(f"False negatives (a {digit}, missed)", f"{m['fn']:,}")
 cols[3].metric(f"True negatives (not a {digit}, passed)", f"{m['tn']:,}")
 
 # ---------------------------------------------------------------------- charts
+zoom = st.toggle("Zoom on the corner where the detector works (precision and recall near 1)", value=True, key="pr_zoom")
 c1, c2, c3 = st.columns(3)
 with c1:
     st.plotly_chart(plot_threshold_curves(analysis.pr, threshold, score_kind=kind), key="pr_threshold_chart")
 with c2:
-    st.plotly_chart(plot_pr_curve(analysis.pr, (m["recall"], m["precision"]), average_precision=analysis.average_precision),
-                    key="pr_curve_chart")
+    st.plotly_chart(plot_pr_curve(analysis.pr, (m["recall"], m["precision"]),
+                                  average_precision=analysis.average_precision, zoom=zoom), key="pr_curve_chart")
 with c3:
-    st.plotly_chart(plot_roc_curve(analysis.roc, (m["fpr"], m["recall"]), auc=analysis.auc), key="roc_chart")
+    st.plotly_chart(plot_roc_curve(analysis.roc, (m["fpr"], m["recall"]), auc=analysis.auc, zoom=zoom), key="roc_chart")
 
 # -------------------------------------------------------------------- galleries
 fp, fn = threshold_errors(analysis, threshold)  # most confident false alarms / most clearly missed first
 
 
-def score_text(value: float) -> str:
-    return f"{100 * value:.0f}%" if kind == "probability" else f"{value:.2f}"
-
-
-def error_gallery(title: str, indices, caption: str) -> None:
-    """One column of misclassified digits at the current threshold, capped at GALLERY_CAP."""
+def error_gallery(title: str, indices: np.ndarray, caption: str, key: str) -> None:
+    """One column of misclassified digits at the current threshold, a page at a time."""
     st.subheader(f"{title}: {len(indices):,}")
-    st.caption(caption + (f"; showing the first {GALLERY_CAP}." if len(indices) > GALLERY_CAP else "."))
     if not len(indices):
+        st.caption(caption + ".")
         st.write("None at this threshold.")
         return
-    shown = indices[:GALLERY_CAP]
-    digit_gallery(data.X_test[shown], shown, [f"true {int(data.y_test[i])} · {score_text(scores[i])}" for i in shown])
+    shown, note = paged(indices, key=f"pr_page_{key}_{name}_{digit}")
+    st.caption(f"{caption}; {note}.")
+    digit_gallery(data.X_test[shown], shown,
+                  [f"true {int(data.y_test[i])} · {score_label(scores[i], kind)}" for i in shown])
 
 
 g1, g2 = st.columns(2, gap="large")
 with g1:
-    error_gallery("False positives", fp, f"Not a {digit}, but scored at or above the threshold; highest score first")
+    error_gallery("False positives", fp, f"Not a {digit}, but scored at or above the threshold; highest score first", "fp")
 with g2:
-    error_gallery("False negatives", fn, f"A {digit}, but scored below the threshold; lowest score first")
+    error_gallery("False negatives", fn, f"A {digit}, but scored below the threshold; lowest score first", "fn")

@@ -104,7 +104,8 @@ _SETTLED_JS = """
   if (document.querySelector('[data-stale="true"]')) return false;
   if (document.querySelector('[data-testid="stSpinner"]')) return false;
   // lazily loaded element code (charts, tables) shows a skeleton until its chunk has loaded
-  if (document.querySelector('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"], [data-testid="stAppSkeleton"]')) return false;
+  const skeletons = '[data-testid="stSkeleton"], [data-testid="stSkeletonElement"], [data-testid="stAppSkeleton"]';
+  if (document.querySelector(skeletons)) return false;
   return true;
 }
 """
@@ -123,7 +124,8 @@ _WATCH_JS = """
 
 def settle(page, *, quiet_ms: int = 400, timeout: float = 60.0, started: bool = True) -> None:
     """Wait until the script has finished (state notRunning, nothing stale, no spinner, no
-    skeleton of a lazily loaded element) and the DOM has been quiet for ``quiet_ms``. After an action, first give the rerun a moment to
+    skeleton of a lazily loaded element) and the DOM has been quiet for ``quiet_ms``. After an action, first give
+    the rerun a moment to
     start: the old output stays on screen while it runs."""
     deadline = time.monotonic() + timeout
     if started:
@@ -146,6 +148,16 @@ def open_app_page(page, url: str, link: str | None = None, *, title: str) -> Non
         page.locator('[data-testid="stSidebarNav"] a', has_text=link).first.click()
     page.locator("h1", has_text=title).first.wait_for()
     settle(page, timeout=180)
+
+
+def is_settled(page) -> bool:
+    """True when the script is not running and nothing is stale, spinning or loading (no quiet period)."""
+    return bool(page.evaluate(_SETTLED_JS))
+
+
+#: The body of :func:`is_settled` as a JavaScript function, to combine with other conditions in
+#: ``page.wait_for_function`` (e.g. for timings that must not include a quiet period).
+SETTLED_JS = _SETTLED_JS
 
 
 def no_exception_shown(page) -> bool:

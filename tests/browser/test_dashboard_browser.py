@@ -100,7 +100,7 @@ def _metric(page, label: str):
 
 
 def test_threshold_slider_moves_precision_and_recall(page, server, sample_models, sample_data):
-    open_app_page(page, server.url, "Precision recall", title="Precision and recall")
+    open_app_page(page, server.url, "Precision recall", title="Precision recall")
     name = sidebar_model(page)
     analysis = binary_analysis(predict_test(sample_models[name], sample_data), 5)
     # the slider's thumb is a visually hidden <input type="range"> (react-aria); the page
@@ -214,9 +214,9 @@ def test_several_sessions_at_once_share_the_models(browser, server, sample_model
     try:
         pages = [c.new_page() for c in contexts]
         for p in pages:  # start all three before waiting for any
-            p.goto(server.url + "/Model_comparison", wait_until="commit")
+            p.goto(server.url + "/Leaderboard", wait_until="commit")
         for p in pages:
-            p.locator("h1", has_text="Model comparison").first.wait_for(timeout=120_000)
+            p.locator("h1", has_text="Leaderboard").first.wait_for(timeout=120_000)
             settle(p, timeout=120)
             assert no_exception_shown(p)
             expect(p.locator('[data-testid="stDataFrame"]')).to_have_count(1)

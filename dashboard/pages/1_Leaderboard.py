@@ -1,9 +1,12 @@
-"""Model comparison: leaderboard, accuracy bars, per-class F1, accuracy vs latency, MLP curve."""
+"""Leaderboard: the models' scores (core.leaderboard), accuracy bars, per-class F1, accuracy vs
+latency, the MLP's training curve."""
 
-import numpy as np
+import math
+
 import pandas as pd
 import streamlit as st
 
+from core.leaderboard import accuracy_standard_error, leaderboard_frame
 from core.plots import (
     plot_accuracy_bars,
     plot_accuracy_latency,
@@ -13,8 +16,10 @@ from core.plots import (
 from dashboard import cache
 from dashboard.components import require_data, require_models, setup_page, train_hint
 
-setup_page("Model comparison", "📊")
-st.title("Model comparison")
+TITLE = "Leaderboard"
+
+setup_page(TITLE, "📊")
+st.title(TITLE)
 data = require_data()
 statuses = require_models(data)
 
@@ -36,42 +41,49 @@ if not chosen:
     st.info("Pick at least one model above.")
     st.stop()
 
-summaries = pd.DataFrame([cache.load_summary(models[n], data) for n in chosen])
-
 # ---------------------------------------------------------------- leaderboard
-st.subheader("Leaderboard")
-board = summaries.sort_values("accuracy", ascending=False)
-table = pd.DataFrame({
-    "model": board["label"],
-    "accuracy %": 100 * board["accuracy"],
-    "macro precision %": 100 * board["macro_precision"],
-    "macro recall %": 100 * board["macro_recall"],
-    "macro F1 %": 100 * board["macro_f1"],
-    "fit s": board["fit_s"],
-    "ms/digit": board["predict_ms_per_digit"],
-    "latency ms": board["latency_ms"],
-    "size MB": board["size_mb"],
-    "options": board["options"],
-    "trained on": board["n_train"],
-})
+st.subheader("Scores on the test set")
+rows = [cache.load_summary(models[n], data) for n in chosen]
+table = leaderboard_frame(rows, n_test=data.n_test)
 pct = st.column_config.NumberColumn(format="%.2f")
 st.dataframe(
     table, hide_index=True, key="leaderboard",
     column_config={
         "accuracy %": pct, "macro precision %": pct, "macro recall %": pct, "macro F1 %": pct,
+        "± SE": st.column_config.NumberColumn(format="%.2f", help="Standard error of this model's accuracy, in points."),
         "fit s": st.column_config.NumberColumn(format="%.1f", help="Training time."),
-        "ms/digit": st.column_config.NumberColumn(format="%.3f", help="Predicting the whole test set in one call, per digit."),
+        "predict ms/digit": st.column_config.NumberColumn(
+            format="%.3f", help="Predicting the whole test set in one call, per digit."),
         "latency ms": st.column_config.NumberColumn(format="%.2f", help="Median time of one predict call on a single digit."),
         "size MB": st.column_config.NumberColumn(format="%.1f", help="Size of the saved model file."),
         "options": st.column_config.TextColumn(help="Training options: deskewing, augmentation, subset."),
         "trained on": st.column_config.NumberColumn(format="%d digits", help="Training-set size after augmentation."),
     },
 )
-se = 100 * np.sqrt(0.97 * 0.03 / data.n_test)
-st.caption(
-    f"Scores on the {data.n_test:,} test digits. At ~97% accuracy the standard error is about "
-    f"±{se:.2f} points, so gaps smaller than ~{2 * se:.1f} points are within noise."
-)
+
+
+def noise_caption(rows: list[dict], n_test: int) -> str:
+    """Which models the best one cannot be told apart from, each with its own standard error."""
+    ranked = sorted(rows, key=lambda r: r["accuracy"], reverse=True)
+    best = ranked[0]
+    se_best = accuracy_standard_error(best["accuracy"], n_test)
+    tied = [
+        r["label"] for r in ranked[1:]
+        if best["accuracy"] - r["accuracy"] < 1.96 * math.hypot(se_best, accuracy_standard_error(r["accuracy"], n_test))
+    ]
+    text = (
+        f"Scores on the {n_test:,} test digits; **± SE** is each model's own standard error "
+        f"(from ±{100 * se_best:.2f} points for {best['label']} to "
+        f"±{100 * max(accuracy_standard_error(r['accuracy'], n_test) for r in ranked):.2f} for the least accurate). "
+    )
+    if tied:
+        return text + (f"{best['label']} is within noise of {', '.join(tied)}: the gaps are smaller than 1.96 "
+                       "combined standard errors.")
+    return text + f"{best['label']} is ahead of every other model by more than 1.96 combined standard errors."
+
+
+st.caption(noise_caption(rows, data.n_test))
+summaries = pd.DataFrame(rows)
 
 left, right = st.columns(2, gap="large")
 with left:

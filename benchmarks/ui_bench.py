@@ -1,0 +1,328 @@
+"""UI benchmark: how fast the dashboard answers a user, measured in a real browser.
+
+Starts ``streamlit run dashboard/Home.py`` on the data given (``--source`` / ``--mnist-dir``,
+``--models-dir``; the models must be trained there first), drives it with Playwright in Debian's
+Chromium and prints p50 and p95 (seconds) over ``--reps`` repetitions of each interaction, from the
+user's action until the page has finished (script not running, nothing stale, the expected result
+on screen), plus the server's resident memory after every page has been visited:
+
+    python -m core train --source sample --models-dir /tmp/models       # once
+    python benchmarks/ui_bench.py --source sample --models-dir /tmp/models
+    MNIST_DIR=/path/to/mnist python benchmarks/ui_bench.py --models-dir models --out docs/ui-benchmark.md
+
+The server and browser helpers are the browser tests' own (tests/browser/browser_support.py);
+targets are in benchmarks/targets.toml (``[ui]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import re
+import sys
+import time
+import tomllib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, StreamlitServer, settle  # noqa: E402
+
+INTERACTIONS = [
+    ("first page load", "a new browser session opens the Home page"),
+    ("page switch", "a sidebar click to another page (Leaderboard, Confusion matrix, Precision recall, Draw a digit)"),
+    ("confusion cell click → gallery", "a click on an error cell until its gallery of digits is shown"),
+    ("threshold change → metrics", "one notch of the threshold slider until the metrics are updated"),
+    ("draw → every model's answer", "one stroke on the canvas until every model's answer is shown"),
+    ("model switch", "another model in the sidebar picker on the Confusion matrix page"),
+    ("inspector open", "a sidebar click to the Digit inspector page"),
+]
+PAGES = ["Leaderboard", "Confusion matrix", "Precision recall", "Draw a digit"]
+CELLS = ".js-plotly-plot .scatterlayer .points path.point"
+
+
+def _wait(page, condition_js: str = "() => true", arg=None, timeout_s: float = 120.0) -> None:
+    """Wait (polling every animation frame) until the app has settled and ``condition_js`` holds."""
+    page.wait_for_function(
+        f"(arg) => ({SETTLED_JS})() && ({condition_js})(arg)", arg=arg, timeout=timeout_s * 1000, polling="raf",
+    )
+
+
+def _timed(page, action: Callable[[], None], condition_js: str, arg=None) -> float:
+    start = time.perf_counter()
+    action()
+    page.wait_for_timeout(30)  # let the rerun request leave before the first check
+    _wait(page, condition_js, arg)
+    return time.perf_counter() - start
+
+
+H1_IS = "(t) => { const h = document.querySelector('h1'); return !!h && h.innerText.trim().startsWith(t); }"
+TEXT_PRESENT = "(t) => document.body.innerText.includes(t)"
+GALLERY_IS = """(t) => Array.from(document.querySelectorAll('h3')).some(h => h.innerText.startsWith(t))
+                    && document.querySelectorAll('.digit-tile').length > 0"""
+EXACT_CHANGED = """(old) => { const el = Array.from(document.querySelectorAll('p, code, span'))
+                        .find(e => e.innerText && e.innerText.startsWith('Exact threshold:'));
+                      return !!el && el.innerText !== old; }"""
+PREDICTION_SHOWN = """(n) => Array.from(document.querySelectorAll('h2')).some(h => /^Prediction: \\d/.test(h.innerText.trim()))"""
+
+
+def _nav(page, name: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=re.compile(f"^{re.escape(name)}$")).first.click()
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory (MB) of process ``pid`` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    total_kb, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, []))
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kb / 1024
+
+
+class Bench:
+    def __init__(self, browser, url: str, reps: int, log: Callable[[str], None]):
+        self.browser, self.url, self.reps, self.log = browser, url, reps, log
+        self.times: dict[str, list[float]] = {name: [] for name, _ in INTERACTIONS}
+        self.notes: dict[str, str] = {}
+
+    def new_page(self):
+        context = self.browser.new_context(viewport={"width": 1400, "height": 1100})
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        return context, page
+
+    def first_load(self) -> None:
+        for _ in range(self.reps):
+            context, page = self.new_page()
+            self.times["first page load"].append(
+                _timed(page, lambda page=page: page.goto(self.url), H1_IS, "MNIST handwritten digits"))
+            context.close()
+
+    def page_switches(self, page) -> None:
+        for k in range(self.reps):
+            target = PAGES[k % len(PAGES)]
+            self.times["page switch"].append(_timed(page, lambda target=target: _nav(page, target), H1_IS, target))
+
+    def confusion(self, page, cells: list[tuple[int, int]], labels: list[str]) -> None:
+        _nav(page, "Confusion matrix")
+        _wait(page, H1_IS, "Confusion matrix")
+        settle(page)
+        for k in range(self.reps):
+            i, j = cells[k % len(cells)]
+            page.locator(CELLS).nth(99).wait_for(state="attached")
+            box = page.locator(CELLS).nth(i * 10 + j).bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            self.times["confusion cell click → gallery"].append(
+                _timed(page, lambda x=x, y=y: page.mouse.click(x, y), GALLERY_IS, f"true {i} → predicted {j}:"))
+            page.mouse.move(5, 5)
+            settle(page)
+        for k in range(self.reps):
+            label = labels[(k + 1) % len(labels)]
+            picker = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first
+
+            def switch(label=label, picker=picker):
+                picker.click()
+                page.get_by_role("option", name=label, exact=True).click()
+
+            self.times["model switch"].append(_timed(page, switch, TEXT_PRESENT, f"{label} on "))
+            settle(page)
+
+    def threshold(self, page) -> None:
+        _nav(page, "Precision recall")
+        _wait(page, H1_IS, "Precision recall")
+        settle(page)
+        thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
+        exact = page.get_by_text(re.compile(r"^Exact threshold: ")).first
+        for k in range(self.reps):
+            before = exact.inner_text()
+            key = "ArrowRight" if k % 2 == 0 else "ArrowLeft"
+            self.times["threshold change → metrics"].append(
+                _timed(page, lambda key=key: (thumb.focus(), thumb.press(key)), EXACT_CHANGED, before))
+            settle(page)
+
+    def draw(self, page, n_models: int) -> None:
+        _nav(page, "Draw a digit")
+        _wait(page, H1_IS, "Draw a digit")
+        settle(page)
+        canvas = page.locator("canvas.upper-canvas").first
+        for k in range(self.reps):
+            box = canvas.bounding_box()
+            x0 = box["x"] + box["width"] * (0.45 + 0.02 * (k % 3))
+
+            def stroke(x0=x0, box=box):
+                page.mouse.move(x0, box["y"] + 0.2 * box["height"])
+                page.mouse.down()
+                page.mouse.move(x0 + 4, box["y"] + 0.8 * box["height"], steps=6)
+                page.mouse.up()
+
+            self.times["draw → every model's answer"].append(_timed(page, stroke, PREDICTION_SHOWN, n_models))
+            clear = page.get_by_role("button", name=re.compile("Clear"))
+            if clear.count():
+                clear.first.click()
+            settle(page)
+
+    def inspector(self, page) -> None:
+        if not list((ROOT / "dashboard" / "pages").glob("*_Digit_inspector.py")):
+            self.notes["inspector open"] = "n/a: page not present"
+            return
+        for k in range(self.reps):
+            _nav(page, "Leaderboard" if k % 2 else "Confusion matrix")
+            settle(page)
+            self.times["inspector open"].append(_timed(page, lambda: _nav(page, "Digit inspector"), H1_IS, "Digit inspector"))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else math.nan
+
+
+def report(bench: Bench, context: dict[str, str], rss_mb: float, targets: dict) -> str:
+    p50_target = targets.get("ui", {}).get("p50_s")
+    p95_target = targets.get("ui", {}).get("p95_s")
+    lines = [
+        "| interaction | what is timed | n | p50 s | p95 s | max s | target (full MNIST) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, what in INTERACTIONS:
+        values = bench.times[name]
+        if not values:
+            lines.append(f"| {name} | {what} | 0 | {bench.notes.get(name, 'n/a')} | | | |")
+            continue
+        p50, p95 = _percentile(values, 50), _percentile(values, 95)
+        verdict = ""
+        if p50_target is not None and p95_target is not None:
+            ok = p50 <= p50_target and p95 <= p95_target
+            verdict = f"{'meets' if ok else 'misses'} p50 <= {p50_target:g} s, p95 <= {p95_target:g} s"
+        lines.append(f"| {name} | {what} | {len(values)} | {p50:.3f} | {p95:.3f} | {max(values):.3f} | {verdict} |")
+    head = [f"- **{k}**: {v}" for k, v in context.items()]
+    return "\n".join([*head, "", *lines, "",
+                      f"Server resident memory (streamlit and its children) after visiting every page: **{rss_mb:.0f} MB**."])
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python benchmarks/ui_bench.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--source", default=os.environ.get("MNIST_SOURCE", "auto"), help="auto, idx, openml or sample")
+    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR"), help="folder of IDX files (default: $MNIST_DIR)")
+    p.add_argument("--models-dir", default=os.environ.get("MODELS_DIR", "models"),
+                   help="trained models (default: $MODELS_DIR or models)")
+    p.add_argument("--reps", type=int, default=10, help="repetitions per interaction (default 10)")
+    p.add_argument("--out", help="also write the table (markdown) to this file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    from core.catalog import MODELS
+    from core.data import load_mnist
+    from core.errors import DashboardError
+    from core.evaluation import predict_test
+    from core.training import latest_record, load_cached_model, options_of
+
+    if not os.access(CHROMIUM, os.X_OK):
+        print(f"error: {CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
+        return 2
+    try:
+        data = load_mnist(args.source, mnist_dir=args.mnist_dir)
+    except (DashboardError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    records = {n: latest_record(n, data=data, models_path=args.models_dir) for n in MODELS}
+    trained = [n for n, r in records.items() if r is not None]
+    if not trained:
+        print(f"error: no trained models in {args.models_dir}; run "
+              f"`python -m core train --source {args.source} --models-dir {args.models_dir}` first.", file=sys.stderr)
+        return 2
+    # the cells to click: the two largest confusions of the model the app opens with (the most accurate)
+    preds = {}
+    for n in trained:
+        model = load_cached_model(n, data=data, options=options_of(records[n]), random_state=records[n].random_state,
+                                  models_path=args.models_dir)
+        if model is not None:
+            preds[n] = predict_test(model, data)
+    best = max(preds, key=lambda n: float(np.mean(preds[n].y_pred == preds[n].y_true)))
+    cm = np.zeros((10, 10), int)
+    np.add.at(cm, (preds[best].y_true, preds[best].y_pred), 1)
+    np.fill_diagonal(cm, 0)
+    cells = [tuple(int(v) for v in np.unravel_index(k, cm.shape)) for k in np.argsort(-cm, axis=None)[:2]]
+    labels = [MODELS[n].label for n in preds if n != best] + [MODELS[best].label]
+
+    env = {"MNIST_SOURCE": args.source, "MNIST_DIR": args.mnist_dir or "", "MODELS_DIR": str(Path(args.models_dir).resolve()),
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"ui_bench_{os.getpid()}.log"
+    load0 = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    server = StreamlitServer(log_path, env)
+    try:
+        server.wait_healthy()
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            bench = Bench(browser, server.url, args.reps, print)
+            # warm the server once (data and models load on the first visit), as a user after the first one finds it
+            context, page = bench.new_page()
+            page.goto(server.url)
+            _wait(page, H1_IS, "MNIST handwritten digits")
+            for name in PAGES:
+                _nav(page, name)
+                _wait(page, H1_IS, name)
+                settle(page)
+            context.close()
+            print("measuring first page load ...", file=sys.stderr)
+            bench.first_load()
+            context, page = bench.new_page()
+            page.goto(server.url)
+            _wait(page, H1_IS, "MNIST handwritten digits")
+            for step, run in [("page switch", lambda: bench.page_switches(page)),
+                              ("confusion matrix", lambda: bench.confusion(page, cells, labels)),
+                              ("threshold", lambda: bench.threshold(page)),
+                              ("draw", lambda: bench.draw(page, len(preds))),
+                              ("inspector", lambda: bench.inspector(page))]:
+                print(f"measuring {step} ...", file=sys.stderr)
+                run()
+            for path in sorted((ROOT / "dashboard" / "pages").glob("*.py")):  # every page, for the memory figure
+                _nav(page, re.sub(r"^\d+_", "", path.stem).replace("_", " "))
+                page.wait_for_timeout(300)
+                settle(page)
+            rss = _rss_mb(server.proc.pid)
+            context.close()
+            browser.close()
+    finally:
+        server.stop()
+    targets_file = ROOT / "benchmarks" / "targets.toml"
+    targets = tomllib.loads(targets_file.read_text()) if targets_file.exists() else {}
+    context_lines = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.platform()}, {os.cpu_count()} logical CPUs",
+        "data": f"{data.description} ({data.source})",
+        "models": f"{len(preds)} trained in {args.models_dir}: {', '.join(preds)}; the app opens with {best}",
+        "load average (1/5/15 min) at start / end": f"{load0} / " + "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
+        "repetitions": str(args.reps),
+    }
+    text = report(bench, context_lines, rss, targets)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
