@@ -87,7 +87,7 @@ def test_forged_record_never_runs_its_pickle_in_core_or_cli(tmp_path, sample_dat
         _forge(joblib_path, marker)
 
 
-@pytest.mark.parametrize("page", [None, "pages/1_Model_comparison.py", "pages/2_Confusion_matrix.py",
+@pytest.mark.parametrize("page", [None, "pages/1_Leaderboard.py", "pages/2_Confusion_matrix.py",
                                   "pages/3_Precision_recall.py", "pages/4_Draw_a_digit.py"])
 def test_forged_record_never_runs_its_pickle_in_any_page(tmp_path, sample_data, monkeypatch, page):
     from streamlit.testing.v1 import AppTest
