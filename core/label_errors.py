@@ -29,6 +29,8 @@ from cleanlab.rank import get_label_quality_scores
 from filelock import FileLock
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from core.errors import OptionsError
 from core.evaluation import TestPredictions
@@ -64,10 +66,10 @@ def _check_same_test(preds: Mapping[str, TestPredictions]) -> np.ndarray:
 
 def calibrated_probabilities(scores: np.ndarray, labels: np.ndarray, *, folds: int = 5, random_state: int = 0) -> np.ndarray:
     """Probabilities (n, 10) from decision scores (n, 10): a multinomial logistic regression
-    on the scores, each digit predicted by a fit on the other ``folds - 1`` folds."""
+    on the standardised scores, each digit predicted by a fit on the other ``folds - 1`` folds."""
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
-    probs = cross_val_predict(LogisticRegression(max_iter=1000), np.asarray(scores, dtype=np.float64), labels,
-                              cv=cv, method="predict_proba")
+    calibrator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    probs = cross_val_predict(calibrator, np.asarray(scores, dtype=np.float64), labels, cv=cv, method="predict_proba")
     return np.asarray(probs, dtype=np.float64)
 
 
