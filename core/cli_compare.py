@@ -13,14 +13,20 @@ import warnings
 from core.catalog import MODEL_NAMES, get_spec
 from core.compare import QUADRANTS, compare_predictions, format_p
 from core.data import MnistData, load_mnist
-from core.errors import ArtifactError, ArtifactWarning, ConfigError, DashboardError, OptionsError
+from core.errors import (
+    ArtifactError,
+    ArtifactWarning,
+    ConfigError,
+    DashboardError,
+    OptionsError,
+)
 from core.evaluation import TestPredictions, cached_predictions, predict_test
 from core.training import latest_record, load_cached_model, models_dir, options_of
 
 NAME = "compare"
 HELP = "compare two trained models on the test set (McNemar's exact test)"
 
-__all__ = ["NAME", "HELP", "add_arguments", "run", "load_data", "trained_predictions"]
+__all__ = ["HELP", "NAME", "add_arguments", "load_data", "run", "trained_predictions"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,16 +21,16 @@ __all__ = [
     "ALPHA",
     "QUADRANTS",
     "Comparison",
+    "DifferenceCell",
+    "agreement_table",
     "check_comparable",
     "compare_predictions",
-    "agreement_table",
-    "mcnemar_p_value",
-    "verdict",
-    "format_p",
-    "difference_matrix",
-    "quadrant_indices",
-    "DifferenceCell",
     "difference_cell",
+    "difference_matrix",
+    "format_p",
+    "mcnemar_p_value",
+    "quadrant_indices",
+    "verdict",
 ]
 
 #: Significance level of the verdict.

@@ -39,15 +39,15 @@ from core.training import models_dir
 
 __all__ = [
     "SUSPECT_COLUMNS",
-    "combined_probabilities",
-    "calibrated_probabilities",
-    "rank_suspects",
-    "marks_path",
-    "load_marks",
-    "save_mark",
-    "clear_mark",
-    "marks_frame",
     "apply_corrections",
+    "calibrated_probabilities",
+    "clear_mark",
+    "combined_probabilities",
+    "load_marks",
+    "marks_frame",
+    "marks_path",
+    "rank_suspects",
+    "save_mark",
 ]
 
 #: Columns of :func:`rank_suspects`, in order.

@@ -42,14 +42,14 @@ def plot_difference_matrix(
     heat = go.Heatmap(
         z=good, x=digits, y=digits, text=text, texttemplate="%{text}", colorscale="RdBu", zmid=0,
         zmin=-limit, zmax=limit, hoverinfo="skip", xgap=1, ygap=1,
-        colorbar=dict(title=dict(text=f"better for<br>{name_b} →"), thickness=12),
+        colorbar={"title": {"text": f"better for<br>{name_b} →"}, "thickness": 12},
     )
     ii, jj = np.divmod(np.arange(n * n), n)
     cells = go.Scatter(
         x=jj, y=ii, mode="markers",
-        marker=dict(symbol="square", size=30, color="rgba(0,0,0,0)", opacity=1, line=dict(width=0)),
-        selected=dict(marker=dict(opacity=1, color="rgba(214,39,40,0.35)")),
-        unselected=dict(marker=dict(opacity=1)),
+        marker={"symbol": "square", "size": 30, "color": "rgba(0,0,0,0)", "opacity": 1, "line": {"width": 0}},
+        selected={"marker": {"opacity": 1, "color": "rgba(214,39,40,0.35)"}},
+        unselected={"marker": {"opacity": 1}},
         customdata=np.column_stack([ii, jj, d.ravel()]),
         hovertemplate=(
             f"true %{{customdata[0]}} → predicted %{{customdata[1]}}<br>{name_b} minus {name_a}: %{{customdata[2]:+d}}"
@@ -61,10 +61,10 @@ def plot_difference_matrix(
     shapes = []
     if selected is not None:
         r, c = int(selected[0]), int(selected[1])
-        shapes.append(dict(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
-                           line=dict(color=_ACCENT, width=3), fillcolor="rgba(0,0,0,0)", layer="above"))
+        shapes.append({"type": "rect", "x0": c - 0.5, "x1": c + 0.5, "y0": r - 0.5, "y1": r + 0.5,
+                           "line": {"color": _ACCENT, "width": 3}, "fillcolor": "rgba(0,0,0,0)", "layer": "above"})
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=20, b=10), font=dict(size=13),
+        height=height, margin={"l": 10, "r": 10, "t": 20, "b": 10}, font={"size": 13},
         clickmode="event+select", dragmode=False, hovermode="closest", hoverdistance=-1,
         shapes=shapes, plot_bgcolor="white",
     )

@@ -33,7 +33,8 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=100)
     args = ap.parse_args()
     data = load_mnist("idx")
-    study = json.load(open(args.mturk_json))
+    with open(args.mturk_json) as f:
+        study = json.load(f)
     mismatched = [e["id"] for e in study if int(data.y_test[e["id"]]) != e["given_original_label"]]
     assert not mismatched, f"test order differs from the study's: {mismatched[:5]}"
     confirmed = {e["id"] for e in study if e["mturk"]["given"] < 3}
@@ -49,7 +50,7 @@ def main() -> None:
     combos += [tuple(c) for c in itertools.combinations(prob_names, len(prob_names) - 1)]
     if dec_names:
         combos.append(tuple(names))
-        combos.append(tuple(["mlp", *dec_names]) if "mlp" in names else tuple(dec_names))
+        combos.append(("mlp", *dec_names) if "mlp" in names else tuple(dec_names))
     for combo in combos:
         sub = {n: preds[n] for n in combo}
         cal = any(preds[n].score_kind != "probability" for n in combo)

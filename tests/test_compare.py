@@ -113,9 +113,9 @@ def test_cli_prints_counts_accuracies_p_value_and_verdict(capsys, sample_models_
     code, out, err = run_cli(capsys, "compare", "knn", "svc_ovo", "--source", "sample", "--models-dir", str(folder))
     assert code == 0, err
     result = compare_predictions(preds["knn"], preds["svc_ovo"], name_a="knn", name_b="svc_ovo")
-    assert re.search(rf"^only knn right +{result.only_a_right}$", out, re.M)
-    assert re.search(rf"^only svc_ovo right +{result.only_b_right}$", out, re.M)
-    assert re.search(rf"^both wrong +{result.both_wrong}$", out, re.M)
+    assert re.search(rf"^only knn right +{result.only_a_right}$", out, re.MULTILINE)
+    assert re.search(rf"^only svc_ovo right +{result.only_b_right}$", out, re.MULTILINE)
+    assert re.search(rf"^both wrong +{result.both_wrong}$", out, re.MULTILINE)
     assert f"accuracy knn: {result.accuracy_a:.2%}" in out
     assert f"verdict: {result.verdict}" in out
 
@@ -129,7 +129,7 @@ def test_cli_prints_counts_accuracies_p_value_and_verdict(capsys, sample_models_
 )
 def test_cli_bad_models(capsys, sample_models_dir, argv, message):
     folder, _ = sample_models_dir
-    code, out, err = run_cli(capsys, "compare", *argv, "--source", "sample", "--models-dir", str(folder))
+    code, _out, err = run_cli(capsys, "compare", *argv, "--source", "sample", "--models-dir", str(folder))
     assert code == 2
     assert err.startswith("error: ") and message in err
 
