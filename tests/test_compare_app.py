@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.compare import compare_predictions, difference_cell, format_p, quadrant_indices
+from core.compare import (
+    compare_predictions,
+    difference_cell,
+    format_p,
+    quadrant_indices,
+)
 from core.evaluation import predict_test
 from core.label_errors import load_marks, rank_suspects
 
