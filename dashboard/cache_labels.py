@@ -8,7 +8,9 @@ predictions whose ``y_true`` has the user's marked labels fixed
 
 Wiring every page (store owns dashboard/cache.py): in ``cache.load_predictions`` return
 ``cache_labels.corrected(predict_test(model, data), data)``, and hash MnistData with
-``cache_labels.data_key`` in ``cache._HASH_FUNCS`` so cached metrics follow the switch.
+``cache_labels.data_key`` in ``cache._HASH_FUNCS`` so cached metrics follow the switch (details and
+a tested recipe in docs/compare.md). This module imports ``dashboard.cache`` inside its functions,
+so cache.py may import it at the top.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from core.data import MnistData
 from core.errors import DashboardError
 from core.evaluation import TestPredictions
 from core.label_errors import apply_corrections, load_marks, rank_suspects
-from dashboard import cache
 
 __all__ = [
     "SWITCH_KEY",
@@ -53,6 +54,8 @@ def switch_on() -> bool:
 def marks(data: MnistData) -> dict[int, int | None]:
     """The user's marks for ``data`` (test index -> corrected digit, or None = label fine);
     an unreadable marks file counts as no marks (the Label errors page shows why)."""
+    from dashboard import cache  # imported here: cache.py imports this module
+
     try:
         return load_marks(data.fingerprint, models_path=cache.models_path())
     except DashboardError:
@@ -99,6 +102,8 @@ def trained_predictions(data: MnistData) -> tuple[dict[str, TestPredictions], di
     """Every trained model's test predictions against the ORIGINAL labels, their labels
     (name -> display label) and warnings about unusable models. The ONE place these pages
     find trained models (switch it to the artifact store here)."""
+    from dashboard import cache
+
     statuses = [s for s in cache.load_model_status(data) if s.trained]
     models, problems = cache.load_models(statuses, data)
     preds = {name: original(cache.load_predictions(model, data), data) for name, model in models.items()}
