@@ -32,9 +32,11 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from core.catalog import build_pipeline, get_spec
 from core.errors import OptionsError
 from core.evaluation import TestPredictions
 from core.fileio import atomic_write_bytes
+from core.progress import report
 from core.training import models_dir
 
 __all__ = [
@@ -219,3 +221,40 @@ def apply_corrections(preds: TestPredictions, marks: Mapping[int, int | None]) -
         raise OptionsError(f"a marked test index is outside this test set (0-{len(y) - 1}); the marks belong to other data.")
     y[idx] = np.fromiter(fixes.values(), dtype=np.int64)
     return replace(preds, y_true=y)
+
+
+# ------------------------------------------------------------ training set
+
+
+def out_of_fold_probabilities(
+    name: str, X: np.ndarray, y: np.ndarray, *, folds: int = 5, random_state: int = 0
+) -> np.ndarray:
+    """Out-of-fold probabilities (n, 10) of catalog model ``name`` (it must give
+    probabilities) on ``X`` (n, 784) uint8 with labels ``y``: each digit predicted by a
+    pipeline fitted on the other folds. Reports progress per fold (core.progress)."""
+    spec = get_spec(name)
+    if not spec.has_proba:
+        raise OptionsError(f"model {name!r} gives decision scores, not probabilities; use e.g. logreg, knn or mlp.")
+    if folds < 2:
+        raise OptionsError(f"folds={folds}; cross-validation needs at least 2.")
+    y = np.asarray(y, dtype=np.int64)
+    probs = np.zeros((len(y), 10))
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    for k, (fit_idx, held_idx) in enumerate(cv.split(X, y)):
+        report(k / folds, f"{spec.label}: fold {k + 1} of {folds}")
+        pipe = build_pipeline(name, random_state=random_state).fit(X[fit_idx], y[fit_idx])
+        probs[np.ix_(held_idx, np.asarray(pipe.classes_))] = pipe.predict_proba(X[held_idx])
+    report(1.0, f"{spec.label}: {folds} folds done")
+    return probs
+
+
+def train_suspects(
+    X: np.ndarray, y: np.ndarray, *, model: str = "knn", folds: int = 5, top: int | None = None, random_state: int = 0
+) -> pd.DataFrame:
+    """Training digits ranked like :func:`rank_suspects` (same columns; ``disagreeing`` is
+    0 or 1, from the one cross-validated model), from out-of-fold probabilities."""
+    y = np.asarray(y, dtype=np.int64)
+    probs = out_of_fold_probabilities(model, X, y, folds=folds, random_state=random_state)
+    oof = TestPredictions(y_true=y, y_pred=np.argmax(probs, axis=1), scores=probs, score_kind="probability",
+                          predict_seconds=0.0, latency_ms=0.0)
+    return rank_suspects({model: oof}, top=top)

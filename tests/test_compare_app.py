@@ -157,3 +157,12 @@ def test_unreadable_marks_file_is_reported_not_a_traceback(env, sample_data):
     at = open_page(LABELS)
     assert not at.exception
     assert "unreadable" in at.error[0].value and "move it away" in at.error[0].value
+
+
+def test_training_set_suspects_behind_a_button(env, sample_data):
+    at = open_page(LABELS)
+    at.button(key="le_train_button").click().run()
+    assert_clean(at)
+    body = at.get("html")[-1].proto.body
+    assert body.count('class="digit-tile"') == 40
+    assert "training digit #" in body

@@ -148,3 +148,20 @@ def test_cli_suspects_bad_input(capsys, sample_models_dir, argv, message):
 def test_cli_suspects_without_models(capsys, tmp_path):
     code = main(["suspects", "--source", "sample", "--models-dir", str(tmp_path)])
     assert code == 2 and "no model is trained" in capsys.readouterr().err
+
+
+def test_training_set_suspects_from_out_of_fold_probabilities(sample_data):
+    from core.label_errors import train_suspects
+    from core.progress import reporting
+
+    rng = np.random.default_rng(0)
+    y = sample_data.y_train.copy()
+    idx = rng.choice(len(y), size=N_FLIPS, replace=False)
+    y[idx] = (y[idx] + rng.integers(1, 10, size=N_FLIPS)) % 10
+    seen = []
+    with reporting(lambda fraction, message: seen.append(fraction)):
+        table = train_suspects(sample_data.X_train, y, model="knn", folds=3, top=50)
+    assert seen[-1] == 1.0 and len(seen) == 4  # one report per fold, then done
+    assert len(set(idx.tolist()) & set(table["index"])) >= 12  # measured 15 of 20 (knn, 3 folds, seed 0)
+    with pytest.raises(OptionsError, match="decision scores"):
+        train_suspects(sample_data.X_train, y, model="svc_ovo")
