@@ -116,7 +116,8 @@ def rank_suspects(
     ``suggested`` (the most probable other digit), ``score`` (cleanlab's label quality,
     0-1, low = suspect), ``disagreeing`` (how many of all ``n_models`` predict another
     digit than the given one) and ``flagged`` (cleanlab's find_label_issues counts it as
-    a label error). ``method`` is cleanlab's scoring method."""
+    a label error). ``method`` is cleanlab's scoring method. Ties in the score go to the
+    digit whose suggested label is most probable."""
     if top is not None and int(top) < 1:
         raise OptionsError(f"top={top!r}; ask for at least 1 suspect.")
     labels = _check_same_test(preds)
@@ -131,7 +132,9 @@ def rank_suspects(
     others[np.arange(len(labels)), labels] = -np.inf
     suggested = np.argmax(others, axis=1)
     disagreeing = np.sum([p.y_pred != labels for p in preds.values()], axis=0)
-    order = np.argsort(scores, kind="stable")
+    # ties (e.g. KNN gives the given label probability 0 for many digits) go to the digit
+    # whose most probable other label is most probable
+    order = np.lexsort((-others.max(axis=1), np.asarray(scores)))
     if top is not None:
         order = order[: int(top)]
     return pd.DataFrame({
