@@ -42,6 +42,7 @@ from core.jobs import Job, JobRunner
 from core.progress import reporting
 from core.settings import Settings
 from core.store import ArtifactStore, ModelRecord, ModelStatus, TrainedModel
+from dashboard import cache_labels
 
 __all__ = [
     "ModelStatus",
@@ -73,6 +74,9 @@ def _model_hash(model: TrainedModel) -> str:
 
 
 _HASH_FUNCS = {MnistData: lambda d: d.fingerprint, TrainedModel: _model_hash}
+#: For metrics: the data's key also carries the "use corrected labels" switch and the marks
+#: (dashboard.cache_labels), so every page's metrics follow the switch.
+LABELLED_HASH_FUNCS = {MnistData: lambda d: cache_labels.data_key(d), TrainedModel: _model_hash}
 
 
 # ------------------------------------------------------------------- settings
@@ -217,36 +221,37 @@ def cached_accuracy(status: ModelStatus, data: MnistData) -> float | None:
 # -------------------------------------------------------------------- metrics
 
 
-@st.cache_data(show_spinner="Predicting the test set…", max_entries=64, hash_funcs=_HASH_FUNCS)
+@st.cache_data(show_spinner="Predicting the test set…", max_entries=64, hash_funcs=LABELLED_HASH_FUNCS)
 def load_predictions(model: TrainedModel, data: MnistData) -> TestPredictions:
-    """The model's test-set predictions (the store also caches them beside the artifact)."""
-    return _store_at(model.path.parent, data).predictions(model)
+    """The model's test-set predictions (the store also caches them beside the artifact), with
+    the user's marked labels fixed when "use corrected labels" is on (dashboard.cache_labels)."""
+    return cache_labels.corrected(_store_at(model.path.parent, data).predictions(model), data)
 
 
-@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=_HASH_FUNCS)
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=LABELLED_HASH_FUNCS)
 def load_summary(model: TrainedModel, data: MnistData) -> dict:
     """One leaderboard row (core.evaluation.summary_row)."""
     return summary_row(model, load_predictions(model, data))
 
 
-@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=_HASH_FUNCS)
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=LABELLED_HASH_FUNCS)
 def load_accuracy(model: TrainedModel, data: MnistData) -> float:
     return accuracy(load_predictions(model, data))
 
 
-@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=_HASH_FUNCS)
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=LABELLED_HASH_FUNCS)
 def load_classification_table(model: TrainedModel, data: MnistData) -> pd.DataFrame:
     """Per-digit precision, recall, F1 and support plus ``macro avg`` (11 rows)."""
     return classification_table(load_predictions(model, data))
 
 
-@st.cache_data(show_spinner="Computing the precision-recall and ROC curves…", max_entries=128, hash_funcs=_HASH_FUNCS)
+@st.cache_data(show_spinner="Computing the precision-recall and ROC curves…", max_entries=128, hash_funcs=LABELLED_HASH_FUNCS)
 def load_binary_analysis(model: TrainedModel, data: MnistData, digit: int) -> BinaryAnalysis:
     """The ``digit``-vs-rest curves of the model (core.evaluation.binary_analysis)."""
     return binary_analysis(load_predictions(model, data), digit)
 
 
-@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=_HASH_FUNCS)
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=LABELLED_HASH_FUNCS)
 def load_training_curve(model: TrainedModel) -> pd.DataFrame | None:
     """Per-epoch loss and validation score (MLP only; None otherwise)."""
     return training_curve(model.pipeline)

@@ -17,16 +17,13 @@ __all__ = ["load_confusion", "load_top_confusions"]
 # Figures are not cached: st.cache_data pickles what it returns, and a pickle round trip of the
 # confusion-matrix figure takes ~40 ms against ~16 ms to build it afresh (measured).
 
-_HASH_FUNCS = {MnistData: lambda d: d.fingerprint, TrainedModel: lambda m: f"{m.path}:{m.record.model_sha256}"}
-
-
-@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=_HASH_FUNCS)
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=cache.LABELLED_HASH_FUNCS)
 def load_confusion(model: TrainedModel, data: MnistData) -> np.ndarray:
     """The model's 10x10 confusion matrix of counts on the test set."""
     return confusion(cache.load_predictions(model, data))
 
 
-@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=_HASH_FUNCS)
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=cache.LABELLED_HASH_FUNCS)
 def load_top_confusions(model: TrainedModel, data: MnistData, k: int = 8) -> pd.DataFrame:
     """The ``k`` largest off-diagonal cells (core.evaluation.top_confusions)."""
     return top_confusions(cache.load_predictions(model, data), k=k)

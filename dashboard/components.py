@@ -23,7 +23,7 @@ from core.data import DataSourceError, MnistData
 from core.idx import IdxFormatError
 from core.plots import percent_label
 from core.training import TrainedModel
-from dashboard import cache
+from dashboard import cache, cache_labels
 
 __all__ = [
     "GALLERY_PAGE_SIZE",
@@ -138,6 +138,7 @@ def require_data() -> MnistData:
         st.markdown("**Data**")
         st.caption(f"{data.description}  \n{_sentence(data.reason)}")
     cache.show_training_status()  # background training's progress, on every page
+    cache_labels.sidebar_switch(data)  # "use corrected labels", on every page
     return data
 
 

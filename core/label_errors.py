@@ -1,0 +1,263 @@
+"""Test digits whose label is probably wrong (confident learning with cleanlab), the user's
+marks on them, and test predictions with the marked labels corrected.
+
+Ranking: the test-set probabilities of models trained on the training set are out of
+sample. :func:`combined_probabilities` averages them over the models that give
+probabilities; models with decision scores only join when ``calibrate_decision=True``,
+after a multinomial logistic regression on their scores fitted out of fold on the test
+set (each digit's calibrated probabilities come from a fit on the other folds).
+cleanlab's ``get_label_quality_scores`` scores every label (low = suspect) and
+``find_label_issues`` flags the ones confident learning counts as errors.
+
+Marks: ``label-marks-<data fingerprint>.json`` in the models folder, written atomically
+under a file lock; ``{"<test index>": <corrected digit> | null}`` where null means
+"label is fine".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from cleanlab.filter import find_label_issues
+from cleanlab.rank import get_label_quality_scores
+from filelock import FileLock
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from core.catalog import build_pipeline, get_spec
+from core.errors import OptionsError
+from core.evaluation import TestPredictions
+from core.fileio import atomic_write_bytes
+from core.progress import report
+from core.training import models_dir
+
+__all__ = [
+    "SUSPECT_COLUMNS",
+    "apply_corrections",
+    "calibrated_probabilities",
+    "clear_mark",
+    "combined_probabilities",
+    "load_marks",
+    "marks_frame",
+    "marks_path",
+    "rank_suspects",
+    "save_mark",
+]
+
+#: Columns of :func:`rank_suspects`, in order.
+SUSPECT_COLUMNS = ["index", "given", "suggested", "score", "disagreeing", "n_models", "flagged"]
+
+
+def _check_same_test(preds: Mapping[str, TestPredictions]) -> np.ndarray:
+    if not preds:
+        raise OptionsError("no trained models to rank label errors with; train some first (python -m core train).")
+    first = next(iter(preds.values())).y_true
+    for name, p in preds.items():
+        if len(p.y_true) != len(first) or not np.array_equal(p.y_true, first):
+            raise OptionsError(f"model {name!r} was evaluated on other test digits than the rest; retrain it on this data.")
+    return np.asarray(first, dtype=np.int64)
+
+
+def calibrated_probabilities(scores: np.ndarray, labels: np.ndarray, *, folds: int = 5, random_state: int = 0) -> np.ndarray:
+    """Probabilities (n, 10) from decision scores (n, 10): a multinomial logistic regression
+    on the standardised scores, each digit predicted by a fit on the other ``folds - 1`` folds."""
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    calibrator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    probs = cross_val_predict(calibrator, np.asarray(scores, dtype=np.float64), labels, cv=cv, method="predict_proba")
+    return np.asarray(probs, dtype=np.float64)
+
+
+def combined_probabilities(
+    preds: Mapping[str, TestPredictions], *, calibrate_decision: bool = False, random_state: int = 0
+) -> tuple[np.ndarray, list[str]]:
+    """The mean of the models' test-set probabilities, (n, 10), and the names averaged.
+
+    Models with decision scores are left out unless ``calibrate_decision`` (see
+    :func:`calibrated_probabilities`). Raises OptionsError when no model qualifies."""
+    labels = _check_same_test(preds)
+    used, stack = [], []
+    for name, p in preds.items():
+        if p.score_kind == "probability":
+            stack.append(np.asarray(p.scores, dtype=np.float64))
+        elif calibrate_decision:
+            stack.append(calibrated_probabilities(p.scores, labels, random_state=random_state))
+        else:
+            continue
+        used.append(name)
+    if not stack:
+        raise OptionsError(
+            "none of the models gives probabilities; train one that does (e.g. logreg, knn, mlp, random_forest) "
+            "or calibrate the decision-score models."
+        )
+    probs = np.mean(stack, axis=0)
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    return probs, used
+
+
+def rank_suspects(
+    preds: Mapping[str, TestPredictions],
+    *,
+    top: int | None = None,
+    calibrate_decision: bool = False,
+    method: str = "self_confidence",
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """Test digits ranked by how likely their label is wrong, most suspect first.
+
+    One row per digit (the ``top`` first, or all): ``index`` (test index), ``given`` label,
+    ``suggested`` (the most probable other digit), ``score`` (cleanlab's label quality,
+    0-1, low = suspect), ``disagreeing`` (how many of all ``n_models`` predict another
+    digit than the given one) and ``flagged`` (cleanlab's find_label_issues counts it as
+    a label error). ``method`` is cleanlab's scoring method. Ties in the score go to the
+    digit whose suggested label is most probable."""
+    if top is not None and int(top) < 1:
+        raise OptionsError(f"top={top!r}; ask for at least 1 suspect.")
+    labels = _check_same_test(preds)
+    probs, _ = combined_probabilities(preds, calibrate_decision=calibrate_decision, random_state=random_state)
+    try:
+        scores = get_label_quality_scores(labels, probs, method=method)
+    except ValueError as exc:
+        raise OptionsError(f"cleanlab could not score the labels with method {method!r}: {exc}") from exc
+    flagged = np.zeros(len(labels), dtype=bool)
+    flagged[find_label_issues(labels, probs)] = True
+    others = probs.copy()
+    others[np.arange(len(labels)), labels] = -np.inf
+    suggested = np.argmax(others, axis=1)
+    disagreeing = np.sum([p.y_pred != labels for p in preds.values()], axis=0)
+    # ties (e.g. KNN gives the given label probability 0 for many digits) go to the digit
+    # whose most probable other label is most probable
+    order = np.lexsort((-others.max(axis=1), np.asarray(scores)))
+    if top is not None:
+        order = order[: int(top)]
+    return pd.DataFrame({
+        "index": order.astype(np.int64),
+        "given": labels[order],
+        "suggested": suggested[order].astype(np.int64),
+        "score": np.asarray(scores)[order].astype(np.float64),
+        "disagreeing": np.asarray(disagreeing)[order].astype(np.int64),
+        "n_models": len(preds),
+        "flagged": flagged[order],
+    }, columns=SUSPECT_COLUMNS)
+
+
+# ---------------------------------------------------------------------- marks
+
+
+def marks_path(fingerprint: str, *, models_path: str | os.PathLike | None = None) -> Path:
+    """Where the marks for the data with ``fingerprint`` live (in the models folder)."""
+    if not fingerprint or not all(c.isalnum() for c in fingerprint):
+        raise OptionsError(f"data fingerprint {fingerprint!r} is not a plain hex string.")
+    return models_dir(models_path) / f"label-marks-{fingerprint}.json"
+
+
+def _read(path: Path) -> dict[int, int | None]:
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise OptionsError(f"the label marks file {path} is unreadable ({exc}); move it away to start afresh.") from exc
+    return {int(k): (None if v is None else int(v)) for k, v in raw.get("marks", {}).items()}
+
+
+def load_marks(fingerprint: str, *, models_path: str | os.PathLike | None = None) -> dict[int, int | None]:
+    """Test index -> corrected digit (the label is wrong) or None (the label is fine)."""
+    return _read(marks_path(fingerprint, models_path=models_path))
+
+
+def _update(fingerprint: str, models_path, change) -> dict[int, int | None]:
+    path = marks_path(fingerprint, models_path=models_path)
+    with FileLock(str(path) + ".lock", timeout=30):
+        marks = _read(path)
+        change(marks)
+        payload = {"fingerprint": fingerprint, "marks": {str(k): marks[k] for k in sorted(marks)}}
+        atomic_write_bytes(path, json.dumps(payload, indent=1).encode())
+    return marks
+
+
+def save_mark(
+    fingerprint: str, index: int, corrected: int | None, *, n_test: int, models_path: str | os.PathLike | None = None
+) -> dict[int, int | None]:
+    """Mark test digit ``index``: ``corrected`` is its true digit (the label is wrong) or None
+    (the label is fine). Returns all marks."""
+    if not 0 <= int(index) < int(n_test):
+        raise OptionsError(f"test index {index!r} is outside the test set (0-{n_test - 1}).")
+    if corrected is not None and not 0 <= int(corrected) <= 9:
+        raise OptionsError(f"corrected label {corrected!r} is not a digit 0-9.")
+    value = None if corrected is None else int(corrected)
+    return _update(fingerprint, models_path, lambda m: m.__setitem__(int(index), value))
+
+
+def clear_mark(fingerprint: str, index: int, *, models_path: str | os.PathLike | None = None) -> dict[int, int | None]:
+    """Forget the mark on ``index`` (no error if there is none). Returns all marks."""
+    return _update(fingerprint, models_path, lambda m: m.pop(int(index), None))
+
+
+def marks_frame(marks: Mapping[int, int | None], y_test: np.ndarray) -> pd.DataFrame:
+    """The marks as a table for CSV: ``index``, ``given``, ``verdict`` ("wrong"/"fine"),
+    ``corrected`` (the corrected digit, or the given one when fine); sorted by index."""
+    rows = [
+        {"index": int(i), "given": int(y_test[i]), "verdict": "fine" if d is None else "wrong",
+         "corrected": int(y_test[i]) if d is None else int(d)}
+        for i, d in sorted(marks.items())
+    ]
+    return pd.DataFrame(rows, columns=["index", "given", "verdict", "corrected"])
+
+
+def apply_corrections(preds: TestPredictions, marks: Mapping[int, int | None]) -> TestPredictions:
+    """``preds`` with ``y_true`` replaced by the corrected digit where a mark says the label
+    is wrong; everything else unchanged (a copy; ``preds`` is not modified)."""
+    fixes = {int(i): int(d) for i, d in marks.items() if d is not None}
+    if not fixes:
+        return preds
+    y = np.array(preds.y_true, copy=True)
+    idx = np.fromiter(fixes, dtype=np.int64)
+    if idx.min() < 0 or idx.max() >= len(y):
+        raise OptionsError(f"a marked test index is outside this test set (0-{len(y) - 1}); the marks belong to other data.")
+    y[idx] = np.fromiter(fixes.values(), dtype=np.int64)
+    return replace(preds, y_true=y)
+
+
+# ------------------------------------------------------------ training set
+
+
+def out_of_fold_probabilities(
+    name: str, X: np.ndarray, y: np.ndarray, *, folds: int = 5, random_state: int = 0
+) -> np.ndarray:
+    """Out-of-fold probabilities (n, 10) of catalog model ``name`` (it must give
+    probabilities) on ``X`` (n, 784) uint8 with labels ``y``: each digit predicted by a
+    pipeline fitted on the other folds. Reports progress per fold (core.progress)."""
+    spec = get_spec(name)
+    if not spec.has_proba:
+        raise OptionsError(f"model {name!r} gives decision scores, not probabilities; use e.g. logreg, knn or mlp.")
+    if folds < 2:
+        raise OptionsError(f"folds={folds}; cross-validation needs at least 2.")
+    y = np.asarray(y, dtype=np.int64)
+    probs = np.zeros((len(y), 10))
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    for k, (fit_idx, held_idx) in enumerate(cv.split(X, y)):
+        report(k / folds, f"{spec.label}: fold {k + 1} of {folds}")
+        pipe = build_pipeline(name, random_state=random_state).fit(X[fit_idx], y[fit_idx])
+        probs[np.ix_(held_idx, np.asarray(pipe.classes_))] = pipe.predict_proba(X[held_idx])
+    report(1.0, f"{spec.label}: {folds} folds done")
+    return probs
+
+
+def train_suspects(
+    X: np.ndarray, y: np.ndarray, *, model: str = "knn", folds: int = 5, top: int | None = None, random_state: int = 0
+) -> pd.DataFrame:
+    """Training digits ranked like :func:`rank_suspects` (same columns; ``disagreeing`` is
+    0 or 1, from the one cross-validated model), from out-of-fold probabilities."""
+    y = np.asarray(y, dtype=np.int64)
+    probs = out_of_fold_probabilities(model, X, y, folds=folds, random_state=random_state)
+    oof = TestPredictions(y_true=y, y_pred=np.argmax(probs, axis=1), scores=probs, score_kind="probability",
+                          predict_seconds=0.0, latency_ms=0.0)
+    return rank_suspects({model: oof}, top=top)

@@ -1,0 +1,208 @@
+"""Compare models: is B really better than A, and on which digits do they differ?
+
+Session state:
+* ``cmp_a`` / ``cmp_b``: the two picked models (mirrored in the URL as ``?a=knn&b=svc_ovo``).
+* ``cmp_open``: what the gallery shows: ``("quadrant", key)`` (a key of core.compare.QUADRANTS),
+  ``("cell", (true, predicted))`` (a cell of the difference matrix) or None.
+* ``cmp_chart_<n>``: the difference matrix's selection event (n = ``cmp_nonce``, raised after
+  every click, as on the Confusion matrix page). A test can inject a click as
+  ``{"selection": {"points": [{"point_index": row * 10 + col}]}}``.
+"""
+
+import numpy as np
+import streamlit as st
+
+from core.catalog import MODEL_NAMES
+from core.compare import (
+    QUADRANTS,
+    compare_predictions,
+    difference_cell,
+    difference_matrix,
+    format_p,
+    quadrant_indices,
+)
+from core.plots import CONFUSION_CONFIG
+from core.plots_compare import plot_difference_matrix
+from dashboard import cache, cache_labels
+from dashboard.components import (
+    GALLERY_PAGE_SIZE,
+    digit_gallery,
+    paged,
+    require_data,
+    require_models,
+    setup_page,
+)
+
+setup_page("Compare models", "⚖️")
+st.title("Compare models")
+data = require_data()
+statuses = require_models(data)
+by_name = {s.name: s for s in statuses}
+names = list(by_name)
+if len(names) < 2:
+    st.info("Only one model is trained; train a second one on the Home page to compare them.")
+    st.stop()
+
+# ------------------------------------------------------------- A and B, in the URL
+for slot, default in (("a", names[0]), ("b", names[1])):
+    widget, written = f"cmp_{slot}", f"_cmp_{slot}_qp_written"
+    requested = st.query_params.get(slot)
+    if requested is not None and requested != st.session_state.get(written):
+        if requested in by_name:
+            st.session_state[widget] = requested
+        elif requested in MODEL_NAMES:
+            st.sidebar.warning(f"Model {requested!r} from the URL is not trained yet; showing another one.")
+        else:
+            st.sidebar.warning(f"Unknown model {requested!r} in the URL; valid names are: {', '.join(MODEL_NAMES)}.")
+    if st.session_state.get(widget) not in by_name:
+        st.session_state[widget] = default
+
+name_a = st.sidebar.selectbox("Model A", names, key="cmp_a", format_func=lambda n: by_name[n].label)
+name_b = st.sidebar.selectbox("Model B", names, key="cmp_b", format_func=lambda n: by_name[n].label)
+for slot, value in (("a", name_a), ("b", name_b)):
+    st.session_state[f"_cmp_{slot}_qp_written"] = value
+    if st.query_params.get(slot) != value:
+        st.query_params[slot] = value
+if name_a == name_b:
+    st.warning("Pick two different models for A and B in the sidebar.")
+    st.stop()
+
+label_a, label_b = by_name[name_a].label, by_name[name_b].label
+preds = {}
+for name in (name_a, name_b):
+    model, notes = cache.load_model(by_name[name], data)
+    for note in notes:
+        st.warning(note, icon=":material/warning:")
+    if model is None:
+        st.error(f"The saved {by_name[name].label} model could not be loaded; pick another model or retrain it.")
+        st.stop()
+    preds[name] = cache.load_predictions(model, data)  # corrected labels when the switch is on
+pa, pb = preds[name_a], preds[name_b]
+result = compare_predictions(pa, pb, name_a=label_a, name_b=label_b)
+
+# --------------------------------------------------------------------- verdict
+c1, c2, c3 = st.columns(3)
+c1.metric(f"A: {label_a}", f"{result.accuracy_a:.2%}")
+c2.metric(f"B: {label_b}", f"{result.accuracy_b:.2%}", delta=f"{100 * (result.accuracy_b - result.accuracy_a):+.2f} points")
+c3.metric("McNemar exact p-value", format_p(result.p_value))
+sentence = result.verdict[:1].upper() + result.verdict[1:] + "."
+(st.success if result.significant else st.info)(f"**Verdict:** {sentence}")
+st.caption(
+    f"On {result.n:,} test digits. McNemar's exact test looks only at the digits exactly one model gets right "
+    f"({result.only_a_right} for A, {result.only_b_right} for B); at α = 0.05."
+    + (" Labels you marked wrong are corrected." if cache_labels.switch_on() else "")
+)
+
+st.session_state.setdefault("cmp_open", None)
+st.session_state.setdefault("cmp_nonce", 0)
+pair = (name_a, name_b)
+if st.session_state.get("_cmp_pair") != pair:  # a new pair: close the old gallery
+    st.session_state["_cmp_pair"] = pair
+    st.session_state.cmp_open = None
+
+
+def open_quadrant(key: str) -> None:
+    st.session_state.cmp_open = None if st.session_state.cmp_open == ("quadrant", key) else ("quadrant", key)
+
+
+def quadrant_label(key: str) -> str:
+    return {"only_a_right": f"only A ({label_a}) right", "only_b_right": f"only B ({label_b}) right"}.get(key, QUADRANTS[key])
+
+
+# ------------------------------------------------------------------ 2x2 table
+st.subheader("Agreement on the test set")
+st.caption("Rows: A right / A wrong; columns: B right / B wrong. Click a quadrant to see its digits.")
+layout = [("both_right", "only_a_right"), ("only_b_right", "both_wrong")]
+head = st.columns([1, 2, 2])
+head[1].markdown(f"**B ({label_b}) right**")
+head[2].markdown(f"**B ({label_b}) wrong**")
+for row_label, row in zip((f"**A ({label_a}) right**", f"**A ({label_a}) wrong**"), layout):
+    cols = st.columns([1, 2, 2], vertical_alignment="center")
+    cols[0].markdown(row_label)
+    for col, key in zip(cols[1:], row):
+        count = result.counts[key]
+        col.button(
+            f"{QUADRANTS[key]}: {count:,}", key=f"cmp_q_{key}", on_click=open_quadrant, args=(key,),
+            width="stretch", disabled=key == "both_right",
+            type="primary" if st.session_state.cmp_open == ("quadrant", key) else "secondary",
+            help="too many digits to show; every model gets these right" if key == "both_right" else f"show the {count} digits",
+        )
+
+# ---------------------------------------------------------- difference matrix
+
+
+def chart_key() -> str:
+    return f"cmp_chart_{st.session_state.cmp_nonce}"
+
+
+def cell_from_event(event) -> tuple[int, int] | None:
+    """The clicked cell from the chart's selection event (point k of trace 1 is divmod(k, 10))."""
+    try:
+        points = list(event["selection"]["points"] or [])
+    except (KeyError, TypeError, AttributeError):
+        return None
+    for point in reversed(points):
+        try:
+            if int(point.get("curve_number", 1)) != 1:
+                continue
+            index = point.get("point_index", point.get("point_number"))
+            if index is not None and 0 <= int(index) < 100:
+                return divmod(int(index), 10)
+            return round(float(point["y"])), round(float(point["x"]))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return None
+
+
+click = cell_from_event(st.session_state.get(chart_key()))
+if click is not None:
+    st.session_state.cmp_open = None if st.session_state.cmp_open == ("cell", click) else ("cell", click)
+    st.session_state.cmp_nonce += 1
+opened = st.session_state.cmp_open
+
+st.subheader("Difference matrix: B's confusion counts minus A's")
+diff = difference_matrix(pa, pb)
+left, right = st.columns([3, 1], gap="large")
+with left:
+    selected_cell = opened[1] if opened and opened[0] == "cell" else None
+    st.plotly_chart(
+        plot_difference_matrix(diff, name_a=label_a, name_b=label_b, selected=selected_cell),
+        key=chart_key(), on_select="rerun", selection_mode="points", config=CONFUSION_CONFIG,
+    )
+with right:
+    st.caption(
+        f"Each cell: how many more (+) or fewer (−) test digits B ({label_b}) puts there than A ({label_a}). "
+        "Blue is better for B: more right on the diagonal, fewer mistakes off it. Click a cell to see the "
+        "digits behind its difference; click it again to close them."
+    )
+
+# ---------------------------------------------------------------------- gallery
+if opened is None:
+    st.info("Click a quadrant of the table or a cell of the difference matrix to see its test digits.")
+    st.stop()
+
+if opened[0] == "quadrant":
+    indices = quadrant_indices(pa, pb, opened[1])
+    st.subheader(f"{quadrant_label(opened[1])}: {len(indices)} digits")
+else:
+    true, predicted = opened[1]
+    cell = difference_cell(pa, pb, true, predicted)
+    indices = cell.indices
+    st.subheader(
+        f"true {true} → predicted {predicted}: {cell.difference:+d} ({len(cell.gained)} only B, {len(cell.lost)} only A)"
+    )
+    st.caption("First the digits only B puts in this cell, then those only A puts there.")
+if len(indices) == 0:
+    st.info("No test digit here.")
+    st.stop()
+rows, note = paged(np.arange(len(indices)), key=f"cmp_page_{name_a}_{name_b}_{opened}", page_size=GALLERY_PAGE_SIZE)
+st.caption(f"Each tile: the test index, the label, and both models' answers. {note}")
+shown = indices[rows]
+digit_gallery(
+    data.X_test[shown], shown.tolist(),
+    [f"A {pa.y_pred[i]} · B {pb.y_pred[i]} · label {pa.y_true[i]}" for i in shown],
+    titles=[
+        f"test #{i}: label {pa.y_true[i]}; A ({label_a}) says {pa.y_pred[i]}, B ({label_b}) says {pb.y_pred[i]}"
+        for i in shown
+    ],
+)

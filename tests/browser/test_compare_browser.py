@@ -1,0 +1,87 @@
+"""Compare models and Label errors in a real browser (the shared ``server``/``page``
+fixtures of tests/conftest.py): a click on a difference-matrix cell and on a quadrant opens
+galleries of exactly the digits core names; a mark on a suspect is saved and still there
+after a reload."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from browser_support import no_exception_shown, settle
+from playwright.sync_api import expect
+
+from core.compare import difference_cell, quadrant_indices
+from core.evaluation import predict_test
+from core.label_errors import clear_mark, load_marks, rank_suspects
+
+pytestmark = pytest.mark.browser
+
+CELLS = ".js-plotly-plot .scatterlayer .points path.point"
+
+
+def goto(page, url: str, title: str) -> None:
+    page.goto(url)
+    page.locator("h1", has_text=title).first.wait_for()
+    settle(page, timeout=300)  # the first visit loads every model and ranks with cleanlab
+
+
+def tile_indices(page) -> list[int]:
+    return [int(i) for i in page.locator(".digit-tile").evaluate_all("els => els.map(e => e.dataset.index)")]
+
+
+def test_difference_cell_and_quadrant_open_their_digits(page, server, sample_models, sample_data):
+    a, b = "knn", "sgd"
+    pa, pb = (predict_test(sample_models[n], sample_data) for n in (a, b))
+    goto(page, f"{server.url}/Compare_models?a={a}&b={b}", "Compare models")
+    assert no_exception_shown(page)
+    cell = next(c for c in (difference_cell(pa, pb, t, p) for t in range(10) for p in range(10) if t != p)
+                if 2 <= len(c.indices) <= 40)
+
+    page.locator(CELLS).nth(99).wait_for(state="attached")
+    box = page.locator(CELLS).nth(cell.true * 10 + cell.predicted).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    settle(page, timeout=180)
+    page.mouse.move(5, 5)
+    heading = page.locator("h3").filter(has_text=re.compile(r"^true \d → predicted \d: "))
+    expect(heading).to_have_text(re.compile(re.escape(
+        f"true {cell.true} → predicted {cell.predicted}: {cell.difference:+d} ({len(cell.gained)} only B, {len(cell.lost)} only A)")))
+    expect(page.locator(".digit-tile")).to_have_count(len(cell.indices))
+    assert tile_indices(page) == [int(i) for i in cell.indices]
+
+    only_a = quadrant_indices(pa, pb, "only_a_right")
+    page.get_by_role("button", name=re.compile(r"^only A right: ")).click()
+    settle(page, timeout=180)
+    expect(page.locator("h3").filter(has_text="only A (")).to_have_text(re.compile(f": {len(only_a)} digits$"))
+    expect(page.locator(".digit-tile")).to_have_count(min(len(only_a), 40))
+    assert tile_indices(page) == [int(i) for i in only_a[:40]]
+    first = int(only_a[0])
+    assert page.locator(f'.digit-tile[data-index="{first}"]').inner_text().endswith(
+        f"A {pa.y_pred[first]} · B {pb.y_pred[first]} · label {pa.y_true[first]}")
+    assert no_exception_shown(page)
+
+
+def test_a_mark_on_a_suspect_is_saved_and_survives_a_reload(page, server, sample_models, sample_data, sample_models_dir):
+    folder, _ = sample_models_dir
+    preds = {n: predict_test(m, sample_data) for n, m in sample_models.items()}
+    top = rank_suspects(preds).iloc[0]
+    index, suggested = int(top["index"]), int(top["suggested"])
+    choice = f"label is wrong (it is a {suggested})"
+    try:
+        goto(page, f"{server.url}/Label_errors", "Label errors")
+        tile = page.locator(f".st-key-le_tile_{index}")
+        expect(tile).to_contain_text(f"given {int(top['given'])} → suggested {suggested}")
+        tile.locator('[data-testid="stSelectbox"]').click()
+        page.get_by_role("option", name=choice, exact=True).click()
+        settle(page, timeout=180)
+        assert load_marks(sample_data.fingerprint, models_path=folder) == {index: suggested}
+        expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(1)  # the marks table
+
+        page.reload()
+        page.locator("h1", has_text="Label errors").first.wait_for()
+        settle(page, timeout=180)
+        # a new session: the selectbox starts from the saved mark
+        expect(page.locator(f".st-key-le_tile_{index}").get_by_role("combobox")).to_have_value(choice)
+        assert no_exception_shown(page)
+    finally:
+        clear_mark(sample_data.fingerprint, index, models_path=folder)

@@ -1,0 +1,168 @@
+"""The Compare models and Label errors pages under AppTest, on the sample with real models.
+
+Clicks on the difference matrix are injected as the chart's selection event (AppTest runs no
+JavaScript); the real-browser clicks are in tests/browser/test_compare_browser.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.compare import (
+    compare_predictions,
+    difference_cell,
+    format_p,
+    quadrant_indices,
+)
+from core.evaluation import predict_test
+from core.label_errors import load_marks, rank_suspects
+
+ROOT = Path(__file__).resolve().parents[1]
+HOME = str(ROOT / "dashboard" / "Home.py")
+COMPARE, LABELS = "pages/5_Compare_models.py", "pages/6_Label_errors.py"
+TIMEOUT = 120
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, sample_models_dir):
+    """The sample and the session's trained models, in a models folder of this test's own
+    (symlinks), so the marks file it writes does not leak into other tests."""
+    folder, _ = sample_models_dir
+    for f in Path(folder).iterdir():
+        (tmp_path / f.name).symlink_to(f)
+    monkeypatch.setenv("MNIST_SOURCE", "sample")
+    monkeypatch.setenv("MODELS_DIR", str(tmp_path))
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def preds(sample_models, sample_data):
+    return {name: predict_test(model, sample_data) for name, model in sample_models.items()}
+
+
+def open_page(page: str, *, query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.switch_page(page)
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def tiles(at: AppTest) -> int:
+    return sum(el.proto.body.count('class="digit-tile"') for el in at.get("html"))
+
+
+def qp(at: AppTest, key: str) -> str:
+    value = at.query_params[key]
+    return value[0] if isinstance(value, list) else value
+
+
+def test_compare_page_from_a_link(env, preds):
+    at = open_page(COMPARE, query={"a": "knn", "b": "sgd"})
+    assert_clean(at)
+    assert at.title[0].value == "Compare models"
+    assert [at.sidebar.selectbox[0].value, at.sidebar.selectbox[1].value] == ["knn", "sgd"]
+    result = compare_predictions(preds["knn"], preds["sgd"], name_a="KNN", name_b="SGD (hinge)")
+    verdicts = [m.value for m in (*at.success, *at.info) if m.value.startswith("**Verdict:**")]
+    assert len(verdicts) == 1 and result.verdict[1:] in verdicts[0] and format_p(result.p_value) in verdicts[0]
+    labels = {b.key: b.label for b in at.button if b.key.startswith("cmp_q_")}
+    assert labels["cmp_q_only_a_right"] == f"only A right: {result.only_a_right:,}"
+    assert labels["cmp_q_both_wrong"] == f"both wrong: {result.both_wrong:,}"
+
+    # a quadrant opens its gallery, each tile with both answers
+    at.button(key="cmp_q_only_a_right").click().run()
+    assert_clean(at)
+    expected = quadrant_indices(preds["knn"], preds["sgd"], "only_a_right")
+    assert at.subheader[-1].value == f"only A (KNN) right: {len(expected)} digits"
+    assert tiles(at) == min(len(expected), 40)
+    i = int(expected[0])
+    assert f"A {preds['knn'].y_pred[i]} · B {preds['sgd'].y_pred[i]} · label {preds['knn'].y_true[i]}" in " ".join(el.proto.body for el in at.get("html"))
+
+    # a difference-matrix cell replaces it
+    diff_cell = next(difference_cell(preds["knn"], preds["sgd"], t, p) for t in range(10) for p in range(10)
+                     if t != p and 0 < len(difference_cell(preds["knn"], preds["sgd"], t, p).indices) <= 40)
+    key = f"cmp_chart_{at.session_state['cmp_nonce']}"
+    k = diff_cell.true * 10 + diff_cell.predicted
+    at.session_state[key] = {"selection": {"points": [{"curve_number": 1, "point_index": k}], "point_indices": [k]}}
+    at.run()
+    assert_clean(at)
+    assert at.subheader[-1].value.startswith(f"true {diff_cell.true} → predicted {diff_cell.predicted}: {diff_cell.difference:+d}")
+    assert tiles(at) == len(diff_cell.indices)
+
+    # a new pair goes into the URL
+    at.sidebar.selectbox[1].set_value("mlp").run()
+    assert qp(at, "a") == "knn" and qp(at, "b") == "mlp"
+
+
+def test_compare_page_same_model_twice_and_bad_url(env):
+    at = open_page(COMPARE, query={"a": "mlp", "b": "mlp"})
+    assert not at.exception
+    assert "two different models" in at.warning[0].value
+    at = open_page(COMPARE, query={"a": "resnet"})
+    assert not at.exception
+    assert any("Unknown model 'resnet'" in w.value for w in at.sidebar.warning)
+
+
+def test_label_errors_page_marks_persist_and_correct_the_metrics(env, preds, sample_data):
+    at = open_page(LABELS)
+    assert_clean(at)
+    assert at.title[0].value == "Label errors"
+    expected = rank_suspects({n: p for n, p in preds.items()})
+    first = int(expected["index"].iloc[0])
+    box = at.selectbox(key=f"le_mark_{first}")
+    suggested = int(expected["suggested"].iloc[0])
+    box.set_value(f"label is wrong (it is a {suggested})").run()
+    assert_clean(at)
+    assert load_marks(sample_data.fingerprint, models_path=env) == {first: suggested}
+
+    # a fresh session (a restart) shows the saved mark
+    at = open_page(LABELS)
+    assert at.selectbox(key=f"le_mark_{first}").value == f"label is wrong (it is a {suggested})"
+    assert at.get("download_button")
+
+    # the switch corrects the label on other pages: A's accuracy moves by exactly that digit
+    a = next(n for n, p in preds.items() if p.y_pred[first] == suggested)  # its "mistake" becomes right
+    b = next(n for n in preds if n != a)
+    at = open_page(COMPARE, query={"a": a, "b": b})
+    before = at.metric[0].value
+    at.sidebar.toggle[0].set_value(True).run()
+    assert_clean(at)
+    n = len(sample_data.y_test)
+    change = int(preds[a].y_pred[first] == suggested) - int(preds[a].y_pred[first] == preds[a].y_true[first])
+    assert change == 1
+    correct = round(float(before.rstrip("%")) / 100 * n)
+    assert at.metric[0].value == f"{(correct + change) / n:.2%}"
+
+
+@pytest.mark.parametrize("page", [COMPARE, LABELS])
+def test_pages_without_trained_models_say_train_first(monkeypatch, tmp_path, page):
+    monkeypatch.setenv("MNIST_SOURCE", "sample")
+    monkeypatch.setenv("MODELS_DIR", str(tmp_path))
+    at = open_page(page)
+    assert not at.exception
+    assert "No trained models yet" in at.info[0].value
+
+
+def test_unreadable_marks_file_is_reported_not_a_traceback(env, sample_data):
+    (env / f"label-marks-{sample_data.fingerprint}.json").write_text("{not json")
+    at = open_page(LABELS)
+    assert not at.exception
+    assert "unreadable" in at.error[0].value and "move it away" in at.error[0].value
+
+
+def test_training_set_suspects_behind_a_button(env, sample_data):
+    at = open_page(LABELS)
+    at.button(key="le_train_button").click().run()
+    assert_clean(at)
+    body = at.get("html")[-1].proto.body
+    assert body.count('class="digit-tile"') == 40
+    assert "training digit #" in body
