@@ -34,7 +34,7 @@ TABLE_COLUMNS = ["label", "accuracy", "macro_f1", "fit_s", "predict_ms_per_digit
 
 
 #: Modules of further subcommands (see the module docstring).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["core.cli_trust"]
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
