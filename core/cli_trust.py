@@ -14,7 +14,13 @@ from core.data import DataSourceError, load_mnist
 from core.errors import ArtifactError, ConfigError
 from core.evaluation import TestPredictions, accuracy, predict_test
 from core.idx import IdxFormatError
-from core.training import TrainedModel, latest_record, load_cached_model, models_dir, options_of
+from core.training import (
+    TrainedModel,
+    latest_record,
+    load_cached_model,
+    models_dir,
+    options_of,
+)
 from core.trust import COVERAGES, abstention_curve, expected_calibration_error
 
 NAME = "trust"

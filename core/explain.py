@@ -32,18 +32,18 @@ from core.evaluation import model_scores
 from core.preprocessing import Augmented, Deskew
 
 __all__ = [
-    "Occlusion",
-    "Neighbours",
-    "NeighbourIndex",
     "Explanation",
-    "occlusion_map",
+    "NeighbourIndex",
+    "Neighbours",
+    "Occlusion",
     "class_weight_images",
-    "feature_transform",
-    "neighbour_index",
-    "nearest_training_digits",
-    "explain_digit",
-    "time_explanations",
     "clear_neighbour_cache",
+    "explain_digit",
+    "feature_transform",
+    "nearest_training_digits",
+    "neighbour_index",
+    "occlusion_map",
+    "time_explanations",
 ]
 
 SIDE = 28

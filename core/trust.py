@@ -27,22 +27,22 @@ from core.catalog import ScoreKind
 from core.evaluation import TestPredictions
 
 __all__ = [
+    "AGREEMENT",
     "COVERAGES",
+    "HEDGE_SHARE",
+    "HandOver",
+    "InkReference",
     "Reliability",
-    "reliability",
-    "expected_calibration_error",
+    "Verdict",
+    "abstention_curve",
     "calibrate",
     "confidence",
-    "abstention_curve",
-    "HandOver",
+    "confidence_threshold",
+    "expected_calibration_error",
     "hand_over",
     "ink_statistics",
-    "InkReference",
-    "Verdict",
-    "confidence_threshold",
+    "reliability",
     "verdict",
-    "HEDGE_SHARE",
-    "AGREEMENT",
 ]
 
 #: Coverage levels the CLI prints.
@@ -155,7 +155,7 @@ def hand_over(preds: TestPredictions, share: float) -> HandOver:
     if not 0.0 <= share < 1.0:
         raise ValueError(f"share={share!r} must be at least 0 and below 1 (a fraction of the digits).")
     n = len(preds.y_true)
-    m = int(round(share * n))
+    m = round(share * n)
     order = np.argsort(confidence(preds.scores, preds.score_kind), kind="stable")  # least confident first
     handed, kept = order[:m], order[m:]
     correct = preds.y_pred == preds.y_true
@@ -204,7 +204,7 @@ class InkReference:
     high: dict[str, float]
 
     @classmethod
-    def from_digits(cls, X: np.ndarray, *, quantile: float = INK_QUANTILE) -> "InkReference":
+    def from_digits(cls, X: np.ndarray, *, quantile: float = INK_QUANTILE) -> InkReference:
         """The [quantile, 1 - quantile] range of each statistic over real digits ``X`` (n, 784)."""
         stats = ink_statistics(X)
         return cls({k: float(stats[k].quantile(quantile)) for k in INK_STATS},
