@@ -50,14 +50,26 @@ CANVAS_FIX = """
     .dc-toolbar, .dc-root:hover > .dc-toolbar, .dc-toolbar[data-pinned=true] {
       top: auto !important; bottom: -3.1rem !important; left: 0 !important; right: auto !important;
       opacity: 1 !important; padding: 0 !important; }`;
+  // A component's shadow root fills in after its host is attached, and the page's observer
+  // does not see inside it: style every shadow root (the rules only match the canvas's
+  // .dc-* classes) and watch each one so the style comes back if the root is re-rendered.
+  const ensure = (root) => {
+    if (!root.getElementById("draw-canvas-fix")) {
+      const style = document.createElement("style");
+      style.id = "draw-canvas-fix";
+      style.textContent = css;
+      root.appendChild(style);
+    }
+  };
+  const watched = new WeakSet();
   const patch = () => {
     for (const el of document.querySelectorAll("*")) {
       const root = el.shadowRoot;
-      if (root && root.querySelector(".dc-root") && !root.getElementById("draw-canvas-fix")) {
-        const style = document.createElement("style");
-        style.id = "draw-canvas-fix";
-        style.textContent = css;
-        root.appendChild(style);
+      if (!root) continue;
+      ensure(root);
+      if (!watched.has(root)) {
+        watched.add(root);
+        new MutationObserver(() => ensure(root)).observe(root, {childList: true});
       }
     }
   };
