@@ -32,7 +32,10 @@ from dashboard.cache_explain import load_explanation, load_ink_reference, load_t
 from dashboard.components import digit_gallery, enlarge, require_data, setup_page
 
 CANVAS_PX = 280
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+# No ``type=`` filter on the uploader: a file it refuses in the browser never reaches the
+# script, so the previous upload's result stayed on screen under the uploader's error.
+# core.drawing.prepare_upload refuses what it cannot read, with a message that clears it.
+UPLOAD_HINT = "PNG, JPEG, GIF, BMP, WebP or TIFF"
 
 setup_page("Draw a digit", "✏️")
 st.title("Draw a digit")
@@ -117,9 +120,9 @@ with draw_col:
 with upload_col:
     st.markdown("**…or upload a picture**")
     upload = st.file_uploader(
-        "A photo or scan of one handwritten digit", type=UPLOAD_TYPES, key="draw_upload",
+        "A photo or scan of one handwritten digit", key="draw_upload",
         on_change=use, args=("upload",),
-        help="Dark ink on paper is inverted automatically; the digit is cropped, scaled and centred like MNIST.",
+        help=f"{UPLOAD_HINT}. Dark ink on paper is inverted automatically; the digit is cropped, scaled and centred like MNIST.",
     )
     if upload is not None:
         st.caption("Using the upload." if st.session_state.draw_input == "upload"
