@@ -23,6 +23,14 @@ from core.training import ArtifactWarning, latest_record, load_cached_model, opt
 TARGET_S = 0.5
 
 
+def load_average() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
@@ -45,11 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no trained models; train them first with python -m core train", file=sys.stderr)
         return 2
     clear_neighbour_cache()
-    load_before = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else ["?"] * 3
+    load_before = load_average()
     table = time_explanations(models, data, n_digits=args.digits)
-    load_after = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else ["?"] * 3
+    load_after = load_average()
     print(f"data: {data.description}; {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
-          f"load average before {' '.join(load_before)}, after {' '.join(load_after)}")
+          f"load average before {load_before}, after {load_after}")
     print(f"{'model':<15}{'index build s':>15}{'explain median s':>18}{'explain max s':>15}  target <= {TARGET_S} s")
     for row in table.itertuples(index=False):
         ok = "ok" if row.explain_max_s <= TARGET_S else "SLOW"

@@ -9,9 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["plot_pixel_map", "plot_weight_images", "plot_reliability", "plot_abstention"]
+__all__ = ["plot_abstention", "plot_pixel_map", "plot_reliability", "plot_weight_images"]
 
-_FONT = dict(size=13)
+_FONT = {"size": 13}
 
 
 def _symmetric(values: np.ndarray) -> float:
@@ -26,15 +26,15 @@ def plot_pixel_map(image: np.ndarray, contribution: np.ndarray, *, title: str, u
     top = _symmetric(contribution)
     fig = go.Figure(go.Heatmap(
         z=contribution, zmin=-top, zmax=top, colorscale="RdBu_r", zmid=0,
-        colorbar=dict(title=dict(text=unit, side="right"), thickness=10),
+        colorbar={"title": {"text": unit, "side": "right"}, "thickness": 10},
         hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>",
     ))
     fig.add_trace(go.Contour(
-        z=img, showscale=False, contours=dict(start=100, end=100, size=1, coloring="none"),
-        line=dict(color="black", width=1.5), hoverinfo="skip",
+        z=img, showscale=False, contours={"start": 100, "end": 100, "size": 1, "coloring": "none"},
+        line={"color": "black", "width": 1.5}, hoverinfo="skip",
     ))
-    fig.update_layout(height=300, margin=dict(l=5, r=5, t=40, b=5), font=_FONT,
-                      title=dict(text=title, x=0, xanchor="left"))
+    fig.update_layout(height=300, margin={"l": 5, "r": 5, "t": 40, "b": 5}, font=_FONT,
+                      title={"text": title, "x": 0, "xanchor": "left"})
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     return fig
@@ -48,26 +48,26 @@ def plot_weight_images(weights: np.ndarray, *, highlight: Sequence[int] = ()) ->
     top = _symmetric(weights)
     for d in range(10):
         fig.add_trace(go.Heatmap(z=weights[d], zmin=-top, zmax=top, colorscale="RdBu_r", zmid=0,
-                                 showscale=d == 0, colorbar=dict(thickness=10, title=dict(text="weight", side="right")),
+                                 showscale=d == 0, colorbar={"thickness": 10, "title": {"text": "weight", "side": "right"}},
                                  hovertemplate=f"digit {d}, row %{{y}}, col %{{x}}: %{{z:.3f}}<extra></extra>"),
                       row=d // 5 + 1, col=d % 5 + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
-    fig.update_layout(height=330, margin=dict(l=5, r=5, t=30, b=5), font=_FONT)
+    fig.update_layout(height=330, margin={"l": 5, "r": 5, "t": 30, "b": 5}, font=_FONT)
     return fig
 
 
 def plot_reliability(tables: dict[str, pd.DataFrame]) -> go.Figure:
     """Reliability diagram: per model (label -> core.trust.Reliability.table) accuracy
     against mean confidence per bin, with the diagonal of perfect calibration."""
-    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="grey", dash="dot"),
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "grey", "dash": "dot"},
                                name="perfectly calibrated", hoverinfo="skip"))
     for label, table in tables.items():
         fig.add_trace(go.Scatter(
             x=table["confidence"], y=table["accuracy"], mode="lines+markers", name=label,
             customdata=table["count"], hovertemplate="confidence %{x:.3f}: accuracy %{y:.3f} (%{customdata} digits)<extra>" + label + "</extra>",
         ))
-    fig.update_layout(height=420, margin=dict(l=10, r=10, t=20, b=10), font=_FONT, legend=dict(x=0.02, y=0.98))
+    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 20, "b": 10}, font=_FONT, legend={"x": 0.02, "y": 0.98})
     fig.update_xaxes(title_text="confidence (top probability)", range=[0, 1.01])
     fig.update_yaxes(title_text="accuracy", range=[0, 1.01])
     return fig
@@ -84,8 +84,8 @@ def plot_abstention(curves: dict[str, pd.DataFrame], *, marker: float | None = N
             hovertemplate="keeps %{x:.0f}%: accuracy %{y:.2f}% (hands over %{customdata})<extra>" + label + "</extra>",
         ))
     if marker is not None:
-        fig.add_vline(x=100 * marker, line=dict(color="grey", dash="dash"))
-    fig.update_layout(height=420, margin=dict(l=10, r=10, t=20, b=10), font=_FONT, legend=dict(x=0.02, y=0.02))
+        fig.add_vline(x=100 * marker, line={"color": "grey", "dash": "dash"})
+    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 20, "b": 10}, font=_FONT, legend={"x": 0.02, "y": 0.02})
     fig.update_xaxes(title_text="coverage: digits the model keeps (%)", autorange="reversed")
     fig.update_yaxes(title_text="accuracy on the kept digits (%)")
     return fig

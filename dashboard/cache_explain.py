@@ -17,7 +17,7 @@ from core.trust import InkReference, confidence_threshold
 from dashboard import cache
 from dashboard.components import require_models, train_hint
 
-__all__ = ["ranked_models", "load_neighbour_index", "load_explanation", "load_thresholds", "load_ink_reference"]
+__all__ = ["load_explanation", "load_ink_reference", "load_neighbour_index", "load_thresholds", "ranked_models"]
 
 _HASH_FUNCS = {MnistData: lambda d: d.fingerprint, TrainedModel: lambda m: f"{m.path}:{m.record.model_sha256}"}
 

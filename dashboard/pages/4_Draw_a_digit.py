@@ -28,7 +28,12 @@ from core.explain_plots import plot_pixel_map
 from core.plots import plot_top3_bars
 from core.trust import verdict
 from dashboard import cache
-from dashboard.cache_explain import load_explanation, load_ink_reference, load_thresholds, ranked_models
+from dashboard.cache_explain import (
+    load_explanation,
+    load_ink_reference,
+    load_thresholds,
+    ranked_models,
+)
 from dashboard.components import digit_gallery, enlarge, require_data, setup_page
 
 CANVAS_PX = 280

@@ -13,7 +13,14 @@ import streamlit as st
 from core.evaluation import predict_digit
 from core.explain_plots import plot_pixel_map, plot_weight_images
 from dashboard.cache_explain import load_explanation, ranked_models
-from dashboard.components import digit_gallery, enlarge, model_picker, require_data, setup_page, top3_caption
+from dashboard.components import (
+    digit_gallery,
+    enlarge,
+    model_picker,
+    require_data,
+    setup_page,
+    top3_caption,
+)
 
 setup_page("Digit inspector", "🔍")
 st.title("Digit inspector")

@@ -9,11 +9,17 @@ import pandas as pd
 import streamlit as st
 
 from core.catalog import ScoreKind
+from core.evaluation import top_k
 from core.explain_plots import plot_abstention, plot_reliability
 from core.trust import abstention_curve, hand_over, reliability
 from dashboard.cache_explain import ranked_models
-from dashboard.components import digit_gallery, paged, require_data, setup_page, top3_caption
-from core.evaluation import top_k
+from dashboard.components import (
+    digit_gallery,
+    paged,
+    require_data,
+    setup_page,
+    top3_caption,
+)
 
 setup_page("Trust", "🛡️")
 st.title("Trust")
