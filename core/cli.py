@@ -35,7 +35,7 @@ TABLE_COLUMNS = ["label", "accuracy", "cv_accuracy", "cv_std", "macro_f1", "fit_
 
 
 #: Modules of further subcommands (see the module docstring).
-COMMAND_MODULES: list[str] = ["core.cli_compare", "core.cli_suspects", "core.cli_tune", "core.cli_cv"]
+COMMAND_MODULES: list[str] = ["core.cli_compare", "core.cli_suspects", "core.cli_trust", "core.cli_tune", "core.cli_cv"]
 
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:

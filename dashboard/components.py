@@ -45,6 +45,8 @@ __all__ = [
 
 GALLERY_PAGE_SIZE = 40
 HOME_PAGE = "Home.py"
+#: Where a digit tile links to (the Digit inspector page, relative to any page's URL).
+INSPECTOR_URL = "Digit_inspector"
 
 
 def train_hint() -> str:
@@ -277,6 +279,8 @@ _GALLERY_CSS = """
 .digit-tile img{width:72px;height:72px;image-rendering:pixelated;display:block;margin:2px auto 3px;background:#000}
 .digit-tile .idx{color:rgba(128,128,128,1);font-size:10px}
 .digit-tile .top{font-variant-numeric:tabular-nums;white-space:nowrap}
+a.digit-link{color:inherit;text-decoration:none;display:block}
+a.digit-link:hover .digit-tile{border-color:rgba(255,75,75,.8)}
 </style>
 """
 
@@ -288,19 +292,28 @@ def digit_gallery(
     *,
     titles: Sequence[str] | None = None,
     columns: int | None = None,
+    link: bool = True,
 ) -> None:
     """One HTML grid of digit tiles: ``images`` (k, 784) uint8, ``indices`` the test-set
     indices (shown as ``#1234``), ``captions`` one per tile (``\\n`` breaks a line), ``titles``
-    hover texts. ``columns`` fixes the number of columns (default: as many as fit)."""
+    hover texts. ``columns`` fixes the number of columns (default: as many as fit).
+    ``link``: each tile opens the Digit inspector on its test index (and the page's
+    ``?model=``); pass False for digits that are not test digits."""
+    model = st.query_params.get("model")
+    model_qs = f"&amp;model={html.escape(model, quote=True)}" if model in MODELS else ""
     style = f' style="grid-template-columns:repeat({int(columns)},minmax(0,1fr))"' if columns else ""
     parts = [_GALLERY_CSS, f'<div class="digit-grid"{style}>']
     for k, (img, idx, cap) in enumerate(zip(images, indices, captions)):
         title = html.escape(titles[k]) if titles is not None else ""
-        parts.append(
+        tile = (
             f'<div class="digit-tile" data-index="{int(idx)}" title="{title}">'
             f'<img src="{png_data_uri(img)}" alt="test digit {int(idx)}"/>'
             f'<div class="idx">#{int(idx)}</div><div class="top">{html.escape(cap).replace(chr(10), "<br>")}</div></div>'
         )
+        if link:
+            tile = (f'<a class="digit-link" href="{INSPECTOR_URL}?index={int(idx)}{model_qs}" target="_self">'
+                    f"{tile}</a>")
+        parts.append(tile)
     parts.append("</div>")
     st.html("".join(parts))
 

@@ -3,6 +3,15 @@
 The picture goes through core.drawing (prepare_canvas / prepare_upload), which turns it
 into a 28x28 MNIST-style digit; core.evaluation.predict_digit runs every trained model.
 Whichever input changed last (canvas or upload) is the one used.
+
+The headline is core.trust.verdict: "Prediction: D" only when the models agree and the most
+accurate one is confident, "Not sure: 4 or 9?" otherwise, and "This does not look like a
+digit" when the ink is far from MNIST's (a bar, a dot) or no model is confident.
+
+The canvas's own toolbar (upload, undo, redo, delete) floats, invisible until hovered, over
+the canvas's top band and swallowed strokes begun there; CANVAS_FIX moves it below the canvas
+(a style injected into the component's open shadow root, re-applied whenever a new canvas
+mounts), where it covers neither the drawing area nor the instruction above it.
 """
 
 import streamlit as st
@@ -15,31 +24,72 @@ from core.drawing import (
     prepare_upload,
 )
 from core.evaluation import predict_digit
+from core.explain_plots import plot_pixel_map
 from core.plots import plot_top3_bars
+from core.trust import verdict
 from dashboard import cache
-from dashboard.components import (
-    enlarge,
-    require_data,
-    require_models,
-    setup_page,
-    train_hint,
+from dashboard.cache_explain import (
+    load_explanation,
+    load_ink_reference,
+    load_thresholds,
+    ranked_models,
 )
+from dashboard.components import digit_gallery, enlarge, require_data, setup_page
 
 CANVAS_PX = 280
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+# No ``type=`` filter on the uploader: a file it refuses in the browser never reaches the
+# script, so the previous upload's result stayed on screen under the uploader's error.
+# core.drawing.prepare_upload refuses what it cannot read, with a message that clears it.
+UPLOAD_HINT = "PNG, JPEG, GIF, BMP, WebP or TIFF"
 
 setup_page("Draw a digit", "✏️")
 st.title("Draw a digit")
 data = require_data()
-statuses = require_models(data)
-models, problems = cache.load_models(statuses, data)
-for problem in problems:
-    st.warning(f"{problem} Retrain it on the Home page or with `{train_hint()}`.", icon=":material/warning:")
-if not models:
-    st.error("None of the saved models could be loaded; retrain them on the Home page.")
-    st.stop()
-# most accurate first: the first row of predict_digit is the headline
-ranked = sorted(models.values(), key=lambda m: -cache.load_accuracy(m, data))
+# most accurate first: the first row of predict_digit is the best model's answer
+ranked = [m for m, _ in ranked_models(data)]
+
+CANVAS_FIX = """
+<script>
+(() => {
+  if (window.__drawCanvasFix) return;
+  window.__drawCanvasFix = true;
+  const css = `
+    .dc-root { margin-bottom: 3.1rem; }
+    .dc-toolbar, .dc-root:hover > .dc-toolbar, .dc-toolbar[data-pinned=true] {
+      top: auto !important; bottom: -3.1rem !important; left: 0 !important; right: auto !important;
+      opacity: 1 !important; padding: 0 !important; }`;
+  // A component's shadow root fills in after its host is attached, and the page's observer
+  // does not see inside it: style every shadow root (the rules only match the canvas's
+  // .dc-* classes) and watch each one so the style comes back if the root is re-rendered.
+  const ensure = (root) => {
+    if (!root.getElementById("draw-canvas-fix")) {
+      const style = document.createElement("style");
+      style.id = "draw-canvas-fix";
+      style.textContent = css;
+      root.appendChild(style);
+    }
+  };
+  const watched = new WeakSet();
+  const patch = () => {
+    for (const el of document.querySelectorAll("*")) {
+      const root = el.shadowRoot;
+      if (!root) continue;
+      ensure(root);
+      if (!watched.has(root)) {
+        watched.add(root);
+        new MutationObserver(() => ensure(root)).observe(root, {childList: true});
+      }
+    }
+  };
+  let queued = false;
+  new MutationObserver(() => {
+    if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; patch(); }); }
+  }).observe(document.body, {childList: true, subtree: true});
+  patch();
+})();
+</script>
+"""
+st.html(CANVAS_FIX, unsafe_allow_javascript=True)
 
 st.session_state.setdefault("draw_nonce", 0)
 st.session_state.setdefault("draw_input", "canvas")
@@ -75,9 +125,9 @@ with draw_col:
 with upload_col:
     st.markdown("**…or upload a picture**")
     upload = st.file_uploader(
-        "A photo or scan of one handwritten digit", type=UPLOAD_TYPES, key="draw_upload",
+        "A photo or scan of one handwritten digit", key="draw_upload",
         on_change=use, args=("upload",),
-        help="Dark ink on paper is inverted automatically; the digit is cropped, scaled and centred like MNIST.",
+        help=f"{UPLOAD_HINT}. Dark ink on paper is inverted automatically; the digit is cropped, scaled and centred like MNIST.",
     )
     if upload is not None:
         st.caption("Using the upload." if st.session_state.draw_input == "upload"
@@ -110,11 +160,13 @@ with seen_col:
 
 answers = predict_digit(ranked, digit.pixels)
 best = answers.iloc[0]
-agree = int((answers["prediction"] == best["prediction"]).sum())
-st.header(f"Prediction: {best['prediction']}")
+decision = verdict(answers, thresholds=load_thresholds(tuple(ranked), data), pixels=digit.pixels,
+                   ink_reference=load_ink_reference(data))
+st.header(decision.headline)
 st.caption(
-    f"From {best['label']}, the most accurate trained model ({100 * cache.load_accuracy(ranked[0], data):.1f}% on the "
-    f"test set). {agree} of {len(answers)} models agree."
+    f"{best['label']}, the most accurate trained model ({100 * cache.load_accuracy(ranked[0], data):.1f}% on the "
+    f"test set), says {decision.digit}; {decision.agree} of {decision.n_models} models agree. "
+    + "; ".join(r[:1].upper() + r[1:] for r in decision.reasons) + "."
 )
 
 st.subheader("Every model's answer")
@@ -126,3 +178,16 @@ for k, row in enumerate(answers.itertuples(index=False)):
         st.caption(kind)
         st.plotly_chart(plot_top3_bars(row.top_digits, row.top_scores, score_kind=row.score_kind),
                         key=f"draw_bars_{row.model}", config={"displayModeBar": False, "staticPlot": True})
+
+explanation = load_explanation(ranked[0], data, digit.pixels.tobytes(), None)
+with st.expander(f"Why {best['label']} says {explanation.occlusion.predicted}", expanded=False):
+    occ = explanation.occlusion
+    map_col, near_col = st.columns([2, 3], gap="large")
+    map_col.plotly_chart(plot_pixel_map(digit.pixels, occ.toward_predicted, title=f"toward {occ.predicted}", unit=occ.unit),
+                         key="draw_map", config={"displayModeBar": False})
+    map_col.caption(f"Occlusion map: red pixels pushed the score toward {occ.predicted}, blue ones against it.")
+    with near_col:
+        nb = explanation.neighbours
+        st.markdown("**Nearest training digits** in the model's feature space")
+        digit_gallery(data.X_train[nb.indices], nb.indices,
+                      [f"label {int(lab)} · dist {d:.2f}" for lab, d in zip(nb.labels, nb.distances)], columns=4, link=False)

@@ -1,0 +1,61 @@
+"""Streamlit caches for the Digit inspector, Trust and Draw pages (core.explain, core.trust).
+
+:func:`ranked_models` is the ONE place these pages get "the trained models and their test
+predictions" (today through dashboard.cache; the lead can switch it to the artifact store).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.data import MnistData
+from core.evaluation import TestPredictions
+from core.explain import Explanation, NeighbourIndex, explain_digit, neighbour_index
+from core.training import TrainedModel
+from core.trust import InkReference, confidence_threshold
+from dashboard import cache
+from dashboard.components import require_models, train_hint
+
+__all__ = ["load_explanation", "load_ink_reference", "load_neighbour_index", "load_thresholds", "ranked_models"]
+
+_HASH_FUNCS = {MnistData: lambda d: d.fingerprint, TrainedModel: lambda m: f"{m.path}:{m.record.model_sha256}"}
+
+
+def ranked_models(data: MnistData) -> list[tuple[TrainedModel, TestPredictions]]:
+    """Every trained model that loads, with its test predictions, most accurate first.
+    Shows warnings for unusable artifacts; stops the page when none is usable."""
+    statuses = require_models(data)
+    models, problems = cache.load_models(statuses, data)
+    for problem in problems:
+        st.warning(f"{problem} Retrain it on the Home page or with `{train_hint()}`.", icon=":material/warning:")
+    if not models:
+        st.error("None of the saved models could be loaded; retrain them on the Home page.")
+        st.stop()
+    pairs = [(m, cache.load_predictions(m, data)) for m in models.values()]
+    return sorted(pairs, key=lambda p: -cache.load_accuracy(p[0], data))
+
+
+@st.cache_resource(show_spinner="Indexing the training digits…", max_entries=16, hash_funcs=_HASH_FUNCS)
+def load_neighbour_index(model: TrainedModel, data: MnistData) -> NeighbourIndex:
+    """The model's nearest-neighbour index over the training digits (core caches it per feature space)."""
+    return neighbour_index(model.pipeline, data.X_train, data.y_train, data_key=data.fingerprint)
+
+
+@st.cache_data(show_spinner="Explaining…", max_entries=256, hash_funcs=_HASH_FUNCS)
+def load_explanation(model: TrainedModel, data: MnistData, pixels: bytes, true: int | None) -> Explanation:
+    """core.explain.explain_digit for one digit given as its 784 uint8 bytes."""
+    x = np.frombuffer(pixels, dtype=np.uint8)
+    return explain_digit(model.pipeline, x, load_neighbour_index(model, data), true=true)
+
+
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=_HASH_FUNCS)
+def load_thresholds(models: tuple[TrainedModel, ...], data: MnistData) -> dict[str, float]:
+    """Per model name: core.trust.confidence_threshold on its test predictions."""
+    return {m.record.name: confidence_threshold(cache.load_predictions(m, data)) for m in models}
+
+
+@st.cache_resource(show_spinner=False, max_entries=4, hash_funcs=_HASH_FUNCS)
+def load_ink_reference(data: MnistData) -> InkReference:
+    """MNIST's usual ink statistics, from the training digits."""
+    return InkReference.from_digits(data.X_train)

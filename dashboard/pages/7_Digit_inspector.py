@@ -1,0 +1,103 @@
+"""Digit inspector: one test digit, every model's answer, and why the chosen model answers so.
+
+The test index is in the URL (``?index=123``, written back when the user types another), so
+a link (every digit tile in the app is one) reopens the same digit; ``?model=`` picks the
+model to explain. Explanations come from core.explain (occlusion maps, class weights of
+linear models, nearest training digits), cached per model and digit.
+"""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.evaluation import predict_digit
+from core.explain_plots import plot_pixel_map, plot_weight_images
+from dashboard.cache_explain import load_explanation, ranked_models
+from dashboard.components import (
+    digit_gallery,
+    enlarge,
+    model_picker,
+    require_data,
+    setup_page,
+    top3_caption,
+)
+
+setup_page("Digit inspector", "🔍")
+st.title("Digit inspector")
+data = require_data()
+name, model = model_picker(data, label="Model to explain")
+pairs = ranked_models(data)
+n_test = len(data.y_test)
+
+# ------------------------------------------------------------------ the index
+
+requested = st.query_params.get("index")
+if requested is not None and requested != st.session_state.get("_inspect_qp_written"):
+    try:
+        value = int(requested)
+        if not 0 <= value < n_test:
+            raise ValueError
+        st.session_state.inspect_index = value
+    except ValueError:
+        st.warning(f"Test index {requested!r} from the URL is not a number from 0 to {n_test - 1}; showing digit 0.")
+st.session_state.setdefault("inspect_index", 0)
+index = int(st.number_input(f"Test digit (index 0-{n_test - 1})", 0, n_test - 1, step=1, key="inspect_index",
+                            help="Or open any digit tile in the app; the URL keeps the index, so a link reopens it."))
+st.session_state._inspect_qp_written = str(index)
+if st.query_params.get("index") != str(index):
+    st.query_params["index"] = str(index)
+
+x = data.X_test[index]
+label = int(data.y_test[index])
+
+# ------------------------------------------------------------ every model's answer
+
+answers = predict_digit([m for m, _ in pairs], x)
+image_col, answers_col = st.columns([1, 3], gap="large")
+with image_col:
+    st.image(enlarge(x.reshape(28, 28), 8), width=224, caption=f"test digit #{index}")
+    st.markdown(f"### Label: {label}")
+with answers_col:
+    st.markdown("**Every model's answer** (most accurate model first)")
+    table = pd.DataFrame({
+        "model": answers["label"],
+        "answer": answers["prediction"],
+        "right": np.where(answers["prediction"] == label, "✓", "✗"),
+        "top-3": [top3_caption(d, s, k) for d, s, k in zip(answers["top_digits"], answers["top_scores"], answers["score_kind"])],
+    })
+    st.dataframe(table, hide_index=True, width="stretch")
+
+# ------------------------------------------------------------------ explanation
+
+explanation = load_explanation(model, data, x.tobytes(), label)
+occ = explanation.occlusion
+st.subheader(f"Why {model.record.label} says {occ.predicted}")
+st.caption(
+    f"Occlusion: each {occ.patch}x{occ.patch}-pixel patch in turn is blanked and the model re-scored "
+    f"(one batched call); a pixel's colour is the average drop in the score ({occ.unit}) when it is covered. "
+    "Red pixels pushed the score toward the digit, blue ones against it. Computed in "
+    f"{1000 * explanation.seconds:.0f} ms."
+)
+left, right = st.columns(2)
+left.plotly_chart(plot_pixel_map(x, occ.toward_predicted, title=f"toward the answer {occ.predicted}", unit=occ.unit),
+                  key="inspect_map_pred", config={"displayModeBar": False})
+if occ.toward_true is not None and occ.true != occ.predicted:
+    right.plotly_chart(plot_pixel_map(x, occ.toward_true, title=f"toward the label {occ.true}", unit=occ.unit),
+                       key="inspect_map_true", config={"displayModeBar": False})
+else:
+    right.success(f"The model's answer is the label, {label}.", icon=":material/check:")
+
+if explanation.weights is not None:
+    st.subheader("Class weight images")
+    st.caption("This linear model's weight of every (deskewed) pixel for each digit: ink on red pixels raises "
+               "that digit's score, ink on blue pixels lowers it.")
+    st.plotly_chart(plot_weight_images(explanation.weights, highlight=(occ.predicted, label)),
+                    key="inspect_weights", config={"displayModeBar": False})
+
+st.subheader("Nearest training digits")
+nb = explanation.neighbours
+st.caption(f"The {len(nb.indices)} training digits closest to this one in {model.record.label}'s feature space "
+           "(what the model's input looks like after its preprocessing): what it learned this answer from.")
+digit_gallery(data.X_train[nb.indices], nb.indices,
+              [f"label {int(lab)} · dist {d:.2f}" for lab, d in zip(nb.labels, nb.distances)],
+              titles=[f"training digit #{int(i)}" for i in nb.indices], columns=8, link=False)

@@ -1,0 +1,80 @@
+"""The Digit inspector and Trust pages under Streamlit's AppTest (sample data, real trained models)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.catalog import MODEL_NAMES, MODELS
+from core.evaluation import predict_test
+from core.trust import hand_over
+
+ROOT = Path(__file__).resolve().parents[1]
+HOME = str(ROOT / "dashboard" / "Home.py")
+
+
+@pytest.fixture
+def env(monkeypatch, sample_models_dir):
+    folder, _ = sample_models_dir
+    monkeypatch.setenv("MNIST_SOURCE", "sample")
+    monkeypatch.setenv("MODELS_DIR", str(folder))
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    return folder
+
+
+def open_page(page: str, **query: str) -> AppTest:
+    at = AppTest.from_file(HOME, default_timeout=180)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.switch_page(page)
+    return at.run()
+
+
+def tiles(at: AppTest) -> int:
+    return sum(el.proto.body.count('class="digit-tile"') for el in at.get("html"))
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("model", ["logreg", "knn"])
+def test_inspector_opens_the_index_from_the_url(env, sample_data, model):
+    at = open_page("pages/7_Digit_inspector.py", index="123", model=model)
+    assert_clean(at)
+    assert at.title[0].value == "Digit inspector"
+    assert at.number_input(key="inspect_index").value == 123
+    assert f"### Label: {int(sample_data.y_test[123])}" in [m.value for m in at.markdown]
+    assert len(at.dataframe[0].value) == len(MODEL_NAMES)  # every model's answer
+    charts = at.get("plotly_chart")
+    linear = model == "logreg"
+    assert len(charts) in ((2, 3) if linear else (1, 2))  # map(s) (+ the weight images for a linear model)
+    assert any(s.value == "Class weight images" for s in at.subheader) == linear
+    assert tiles(at) == 8  # the nearest training digits
+    assert at.query_params["index"] == ["123"] or at.query_params["index"] == "123"
+
+
+def test_inspector_refuses_a_bad_index(env):
+    at = open_page("pages/7_Digit_inspector.py", index="99999")
+    assert not at.exception
+    assert "99999" in at.warning[0].value
+    assert at.number_input(key="inspect_index").value == 0
+
+
+def test_trust_page_renders(env, sample_models, sample_data):
+    at = open_page("pages/8_Trust.py")
+    assert_clean(at)
+    assert at.title[0].value == "Trust"
+    assert len(at.get("plotly_chart")) == 2  # reliability diagram and abstention curves
+    proba = [n for n in MODEL_NAMES if MODELS[n].has_proba]
+    assert len(at.dataframe[0].value) == len(proba)
+    assert "decision scores, not probabilities" in at.info[0].value
+    chosen = at.selectbox(key="trust_model").value
+    expected = hand_over(predict_test(sample_models[chosen], sample_data), 0.02)
+    assert tiles(at) == len(expected.indices) == 20
+    at.slider(key="trust_share").set_value(5.0).run()
+    assert_clean(at)
+    assert tiles(at) == 40  # 50 handed over, 40 per gallery page
