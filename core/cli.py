@@ -21,13 +21,25 @@ import warnings
 
 from tqdm import tqdm
 
-from core.catalog import AUGMENTATIONS, MODEL_NAMES, UnknownModelError, get_spec
+from core.catalog import (
+    AUGMENTATIONS,
+    MODEL_NAMES,
+    UnknownModelError,
+    get_spec,
+    unavailable_reason,
+)
 from core.data import SOURCES, DataSourceError, load_mnist
+from core.errors import DashboardError, MissingExtraError
 from core.evaluation import predict_test, summary_row
-from core.errors import DashboardError
 from core.idx import IdxFormatError
 from core.leaderboard import format_leaderboard
-from core.training import ArtifactWarning, TrainOptions, load_cached_model, models_dir, train_model
+from core.training import (
+    ArtifactWarning,
+    TrainOptions,
+    load_cached_model,
+    models_dir,
+    train_model,
+)
 
 #: The summary keys the CLI table shows (see core.leaderboard).
 TABLE_COLUMNS = ["label", "accuracy", "macro_f1", "fit_s", "predict_ms_per_digit", "size_mb", "options"]
@@ -61,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, help_text in (("train", "train missing models, then print the table"),
                             ("evaluate", "print the table from cached models; train nothing")):
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--models", nargs="+", metavar="NAME", default=list(MODEL_NAMES),
+        p.add_argument("--models", nargs="+", metavar="NAME", default=None,
                        help=f"models to include (default: all): {', '.join(MODEL_NAMES)}")
         add_data_arguments(p)
         p.add_argument("--augment", choices=AUGMENTATIONS, help="training-set augmentation (default: per model)")
@@ -80,6 +92,21 @@ def format_table(rows: list[dict]) -> str:
     return format_leaderboard(rows, columns=TABLE_COLUMNS)
 
 
+def _installed_models(requested: list[str] | None) -> tuple[list[str], list[str]]:
+    """Optional extras (issue 10): (models to run, "name: not installed: pip ..." notes).
+
+    Models named on the command line must be installed (else :class:`MissingExtraError`);
+    the default "all models" skips the ones whose extra is missing and notes them.
+    """
+    names = list(requested or MODEL_NAMES)
+    for name in names:
+        get_spec(name)
+    notes = [f"{name}: {unavailable_reason(name)}" for name in names if unavailable_reason(name)]
+    if notes and requested:
+        raise MissingExtraError("; ".join(notes))
+    return [name for name in names if not unavailable_reason(name)], notes
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -90,18 +117,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     try:
-        for name in args.models:
-            get_spec(name)
+        args.models, not_installed = _installed_models(args.models)
         data = load_mnist(args.source, mnist_dir=args.mnist_dir)
         options = TrainOptions(deskew=args.deskew, augment=args.augment, max_train=args.max_train)
         for name in args.models:
             options.resolved(name)
         folder = models_dir(args.models_dir)
-    except (UnknownModelError, ValueError, DataSourceError, IdxFormatError, OSError) as exc:
+    except (UnknownModelError, MissingExtraError, ValueError, DataSourceError, IdxFormatError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"data: {data.description} [{data.reason}; fingerprint {data.fingerprint}]")
     print(f"models: {folder.resolve()}")
+    for note in not_installed:
+        print(f"skipped {note}")
 
     rows, missing = [], []
     bar = tqdm(args.models, desc=args.command, unit="model", file=sys.stderr, disable=None)

@@ -22,24 +22,24 @@ from core.preprocessing import final_estimator
 from core.training import ModelRecord, TrainedModel, models_dir
 
 __all__ = [
+    "BinaryAnalysis",
     "TestPredictions",
-    "predict_test",
-    "model_scores",
     "accuracy",
+    "binary_analysis",
+    "cached_predictions",
+    "cell_indices",
     "classification_table",
     "confusion",
-    "cell_indices",
+    "model_scores",
+    "predict_digit",
+    "predict_test",
+    "summary_row",
+    "threshold_errors",
+    "threshold_for",
+    "threshold_metrics",
     "top_confusions",
     "top_k",
-    "BinaryAnalysis",
-    "binary_analysis",
-    "threshold_metrics",
-    "threshold_for",
-    "threshold_errors",
-    "cached_predictions",
     "training_curve",
-    "summary_row",
-    "predict_digit",
 ]
 
 DIGITS = np.arange(10)
@@ -242,8 +242,16 @@ def summary_row(model: TrainedModel, preds: TestPredictions) -> dict:
 
 
 def training_curve(pipeline) -> pd.DataFrame | None:
-    """Per-epoch ``loss`` and ``validation_score`` of an MLP (None for other models)."""
+    """Per-epoch ``loss`` and ``validation_score`` of an MLP or of the skorch CNN (its training
+    loss and held-out accuracy); None for other models."""
     final = final_estimator(pipeline)
+    history = getattr(final, "history_", None)  # skorch nets (core.cnn): history_ is the History
+    if history is not None and len(history):
+        return pd.DataFrame({
+            "epoch": [int(h["epoch"]) for h in history],
+            "loss": [float(h.get("train_loss", np.nan)) for h in history],
+            "validation_score": [float(h.get("valid_acc", np.nan)) for h in history],
+        })
     loss = getattr(final, "loss_curve_", None)
     if loss is None:
         return None
