@@ -8,10 +8,9 @@ which invalidates cached artifacts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Callable
 
 from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier
@@ -26,18 +25,8 @@ from sklearn.svm import SVC
 from core.errors import MissingExtraError, UnknownModelError
 from core.preprocessing import AUGMENT_FACTOR, Augmented, Deskew, scale_pixels
 
-__all__ = [
-    "AUGMENTATIONS",
-    "MODELS",
-    "MODEL_NAMES",
-    "ModelSpec",
-    "ScoreKind",
-    "UnknownModelError",
-    "build_pipeline",
-    "get_spec",
-    "is_available",
-    "unavailable_reason",
-]
+__all__ = ["ModelSpec", "MODELS", "MODEL_NAMES", "AUGMENTATIONS", "get_spec", "build_pipeline", "UnknownModelError",
+           "ScoreKind", "is_available", "unavailable_reason"]
 
 #: Bump when any factory, default parameter or preprocessing step changes.
 CATALOG_VERSION = "3"
@@ -224,8 +213,8 @@ def build_pipeline(
 
     ``deskew`` and ``augment`` (one of :data:`AUGMENTATIONS`) override the entry's defaults;
     ``params`` override its estimator parameters. Raises :class:`MissingExtraError` when the
-    model needs an optional extra that is not installed (see :func:`unavailable_reason`). With augmentation, the steps after
-    deskewing and scaling are fitted on augmented copies (see ``core.preprocessing.Augmented``).
+    model needs an optional extra that is not installed (see :func:`unavailable_reason`).
+    With augmentation, the steps after deskewing and scaling are fitted on augmented copies (see ``core.preprocessing.Augmented``).
     """
     spec = get_spec(name)
     use_deskew = spec.deskew if deskew is None else bool(deskew)

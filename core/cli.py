@@ -21,25 +21,13 @@ import warnings
 
 from tqdm import tqdm
 
-from core.catalog import (
-    AUGMENTATIONS,
-    MODEL_NAMES,
-    UnknownModelError,
-    get_spec,
-    unavailable_reason,
-)
+from core.catalog import AUGMENTATIONS, MODEL_NAMES, UnknownModelError, get_spec, unavailable_reason
 from core.data import SOURCES, DataSourceError, load_mnist
-from core.errors import DashboardError, MissingExtraError
 from core.evaluation import predict_test, summary_row
+from core.errors import DashboardError, MissingExtraError
 from core.idx import IdxFormatError
 from core.leaderboard import format_leaderboard
-from core.training import (
-    ArtifactWarning,
-    TrainOptions,
-    load_cached_model,
-    models_dir,
-    train_model,
-)
+from core.training import ArtifactWarning, TrainOptions, load_cached_model, models_dir, train_model
 
 #: The summary keys the CLI table shows (see core.leaderboard).
 TABLE_COLUMNS = ["label", "accuracy", "macro_f1", "fit_s", "predict_ms_per_digit", "size_mb", "options"]

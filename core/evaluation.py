@@ -22,24 +22,24 @@ from core.preprocessing import final_estimator
 from core.training import ModelRecord, TrainedModel, models_dir
 
 __all__ = [
-    "BinaryAnalysis",
     "TestPredictions",
+    "predict_test",
+    "model_scores",
     "accuracy",
-    "binary_analysis",
-    "cached_predictions",
-    "cell_indices",
     "classification_table",
     "confusion",
-    "model_scores",
-    "predict_digit",
-    "predict_test",
-    "summary_row",
-    "threshold_errors",
-    "threshold_for",
-    "threshold_metrics",
+    "cell_indices",
     "top_confusions",
     "top_k",
+    "BinaryAnalysis",
+    "binary_analysis",
+    "threshold_metrics",
+    "threshold_for",
+    "threshold_errors",
+    "cached_predictions",
     "training_curve",
+    "summary_row",
+    "predict_digit",
 ]
 
 DIGITS = np.arange(10)
