@@ -26,7 +26,7 @@ from core.progress import reporting
 from core.training import TrainOptions, train_model
 
 EPOCHS = 3
-SHORT = TrainOptions(params={"max_epochs": EPOCHS})  # ~10 s on the 4,000-digit sample, 1 busy core
+SHORT = TrainOptions(params={"max_epochs": EPOCHS})  # (max_epochs caps small_epochs)  # ~10 s on the 4,000-digit sample, 1 busy core
 INSTALL_HINT = 'not installed: pip install -e ".[cnn]"'
 
 
