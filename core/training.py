@@ -33,7 +33,7 @@ import numpy as np
 import sklearn
 from filelock import FileLock
 
-from core.catalog import AUGMENTATIONS, CATALOG_VERSION, build_pipeline, get_spec
+from core.catalog import AUGMENTATIONS, CATALOG_VERSION, build_pipeline, get_spec, is_available
 from core.data import MnistData
 from core.errors import ArtifactWarning
 from core.fileio import atomic_write_bytes
@@ -251,8 +251,11 @@ def load_cached_model(
     """The cached model for this key, or None if there is none or it is unusable.
 
     An unusable artifact (unreadable JSON, hash mismatch, stale versions, unpickling error)
-    raises an :class:`ArtifactWarning`, is deleted, and None is returned.
+    raises an :class:`ArtifactWarning`, is deleted, and None is returned. A model whose optional
+    extra is not installed (``core.catalog.is_available``) returns None and its files are kept.
     """
+    if not is_available(name):  # issue 10: unpickling would fail for want of torch; the artifact is fine
+        return None
     key = artifact_key(name, data=data, options=options, random_state=random_state)
     paths = _paths(models_dir(models_path), name, key)
     if not paths["record"].exists() and not paths["model"].exists():

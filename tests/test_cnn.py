@@ -172,3 +172,26 @@ def test_without_the_extra_the_default_model_list_skips_cnn(tmp_path):
     assert f"skipped cnn: {INSTALL_HINT}" in result.stdout and "Traceback" not in result.stderr
     not_trained = result.stdout.split("not trained yet: ")[1].split(" (run:")[0].split(", ")
     assert not_trained == [name for name in MODEL_NAMES if name != "cnn"]
+
+
+def test_without_the_extra_a_trained_cnn_artifact_is_kept_not_deleted(trained, tmp_path):
+    """A models folder with a CNN, opened where torch is missing: nothing unpickles it (it would
+    fail), nothing deletes it, and training it again explains instead."""
+    _, folder, _ = trained
+    before = sorted(p.name for p in folder.glob("cnn-*") if not p.name.endswith(".lock"))
+    result = _run_without_torch(f"""
+        from core.data import load_sample
+        from core.errors import MissingExtraError
+        from core.training import TrainOptions, latest_record, load_cached_model, train_model
+        data, options = load_sample(), TrainOptions(params={{"max_epochs": {EPOCHS}}})
+        print("record:", latest_record("cnn", data=data, models_path={str(folder)!r}) is not None)
+        print("loaded:", load_cached_model("cnn", data=data, options=options, models_path={str(folder)!r}))
+        try:
+            train_model("cnn", data=data, options=options, models_path={str(folder)!r}, force=True)
+        except MissingExtraError as exc:
+            print("train:", exc)
+    """, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "record: True" in result.stdout and "loaded: None" in result.stdout
+    assert f"train: CNN (PyTorch): {INSTALL_HINT}" in result.stdout
+    assert sorted(p.name for p in folder.glob("cnn-*") if not p.name.endswith(".lock")) == before and before
