@@ -155,9 +155,9 @@ _SPECS = [
     ModelSpec(
         "cnn", "CNN (PyTorch)",
         "Convolutional network (three 3x3 conv blocks of 16/32/64 filters with batch norm, a dense layer of 128), "
-        "12 epochs (6 on fewer than 10,000 digits) of AdamW with a one-cycle learning rate on randomly shifted, "
+        "10 epochs (6 on fewer than 10,000 digits) of AdamW with a one-cycle learning rate on randomly shifted, "
         "rotated and scaled deskewed digits.",
-        _cnn, {"max_epochs": 12}, extra="cnn", requires=("torch", "skorch"),
+        _cnn, {"max_epochs": 10}, extra="cnn", requires=("torch", "skorch"),
     ),
 ]
 

@@ -230,7 +230,7 @@ class EpochProgress(Callback):
 def make_net(params: dict[str, Any], random_state: int) -> AugmentedNet:
     """The catalog's CNN estimator for float32 (n, 1, 28, 28) input in [0, 1].
 
-    ``params`` (all optional): ``max_epochs`` (12), ``small_epochs`` (6, used for fewer than
+    ``params`` (all optional): ``max_epochs`` (10), ``small_epochs`` (6, used for fewer than
     10,000 digits; None: always max_epochs), ``batch_size``, ``max_lr``, ``weight_decay``,
     ``valid_fraction`` (held-out stratified slice for the validation curve; 0: none),
     ``channels``, ``hidden``, ``dropout``, ``conv_dropout``, ``augment``, ``shift``, ``degrees``,
@@ -255,7 +255,7 @@ def make_net(params: dict[str, Any], random_state: int) -> AugmentedNet:
         optimizer=torch.optim.AdamW,
         optimizer__weight_decay=float(p.get("weight_decay", 1e-4)),
         lr=float(p.get("max_lr", 4e-3)) / 25,  # OneCycle overrides it per batch
-        max_epochs=int(p.get("max_epochs", 12)),
+        max_epochs=int(p.get("max_epochs", 10)),
         batch_size=int(p.get("batch_size", 128)),
         iterator_train__shuffle=True,
         train_split=ValidSplit(valid, stratified=True, random_state=random_state) if valid > 0 else None,
