@@ -22,10 +22,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import SVC
 
-from core.errors import UnknownModelError
+from core.errors import MissingExtraError, UnknownModelError
 from core.preprocessing import AUGMENT_FACTOR, Augmented, Deskew, scale_pixels
 
-__all__ = ["ModelSpec", "MODELS", "MODEL_NAMES", "AUGMENTATIONS", "get_spec", "build_pipeline", "UnknownModelError", "ScoreKind"]
+__all__ = ["ModelSpec", "MODELS", "MODEL_NAMES", "AUGMENTATIONS", "get_spec", "build_pipeline", "UnknownModelError",
+           "ScoreKind", "is_available", "unavailable_reason"]
 
 #: Bump when any factory, default parameter or preprocessing step changes.
 CATALOG_VERSION = "3"
@@ -65,6 +66,9 @@ class ModelSpec:
     deskew: bool = True
     augment: str = "none"
     has_proba: bool = True
+    #: Optional extra (``pip install -e ".[<extra>]"``) and the modules it provides; None: base install.
+    extra: str | None = None
+    requires: tuple[str, ...] = ()
 
     @property
     def score_kind(self) -> ScoreKind:
@@ -98,6 +102,18 @@ def _svc_ovr(p: dict, rs: int):
 
 def _mlp(p: dict, rs: int):
     return MLPClassifier(random_state=rs, **p)
+
+
+def _cnn(p: dict, rs: int):
+    """Steps ``images`` (pixels -> (n, 1, 28, 28)) and ``model`` (skorch CNN); see core.cnn."""
+    reason = unavailable_reason("cnn")
+    if reason:
+        raise MissingExtraError(f"CNN (PyTorch): {reason}")
+    try:
+        from core import cnn
+    except ImportError as exc:  # present but broken (e.g. a torch that fails to load)
+        raise MissingExtraError(f'CNN (PyTorch): not installed ({exc}): pip install -e ".[cnn]"') from None
+    return [("images", cnn.ToImages()), ("model", cnn.make_net(p, rs))]
 
 
 _SPECS = [
@@ -136,6 +152,13 @@ _SPECS = [
         "Neural network, one hidden layer of 256 ReLUs, Adam with early stopping, on 100 PCA components of deskewed digits.",
         _mlp, {"hidden_layer_sizes": (256,), "early_stopping": True, "max_iter": 200}, pca=100,
     ),
+    ModelSpec(
+        "cnn", "CNN (PyTorch)",
+        "Convolutional network (three 3x3 conv blocks of 16/32/64 filters with batch norm, a dense layer of 128), "
+        "10 epochs (6 on fewer than 10,000 digits) of AdamW with a one-cycle learning rate on randomly shifted, "
+        "rotated and scaled deskewed digits.",
+        _cnn, {"max_epochs": 10}, extra="cnn", requires=("torch", "skorch"),
+    ),
 ]
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
@@ -152,6 +175,33 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
+def unavailable_reason(name: str) -> str:
+    """Why catalog model ``name`` cannot be built here (e.g. ``not installed: pip install -e ".[cnn]"``),
+    or "" when it can. Cheap: looks the modules up without importing them."""
+    spec = get_spec(name)
+    missing = [module for module in spec.requires if not _importable(module)]
+    if not missing:
+        return ""
+    return f'not installed: pip install -e ".[{spec.extra}]"' + f" (missing {', '.join(missing)})"
+
+
+def is_available(name: str) -> bool:
+    """True when catalog model ``name`` can be built (its optional extra, if any, is installed)."""
+    return not unavailable_reason(name)
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+    import sys
+
+    if module in sys.modules:
+        return sys.modules[module] is not None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def build_pipeline(
     name: str,
     *,
@@ -164,8 +214,10 @@ def build_pipeline(
 
     ``deskew`` and ``augment`` (one of :data:`AUGMENTATIONS`) override the entry's defaults;
     ``params`` override its estimator parameters; the key ``pca`` in ``params`` overrides the
-    number of PCA components (None: no PCA). With augmentation, the steps after
-    deskewing and scaling are fitted on augmented copies (see ``core.preprocessing.Augmented``).
+    number of PCA components (None: no PCA). Raises :class:`MissingExtraError` when the model
+    needs an optional extra that is not installed (see :func:`unavailable_reason`). With
+    augmentation, the steps after deskewing and scaling are fitted on augmented copies (see
+    ``core.preprocessing.Augmented``).
     """
     spec = get_spec(name)
     use_deskew = spec.deskew if deskew is None else bool(deskew)
@@ -178,7 +230,8 @@ def build_pipeline(
     learner: list[tuple[str, Any]] = []
     if n_pca:
         learner.append(("pca", PCA(n_components=n_pca, random_state=random_state)))
-    learner.append(("model", spec.factory(merged, random_state)))
+    made = spec.factory(merged, random_state)  # an estimator, or a list of (name, step) ending in "model"
+    learner.extend(made if isinstance(made, list) else [("model", made)])
     kind = spec.augment if augment is None else augment
     if kind not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {kind!r}; choose one of {', '.join(AUGMENTATIONS)}.")

@@ -20,9 +20,9 @@ import sys
 
 from tqdm import tqdm
 
-from core.catalog import AUGMENTATIONS, MODEL_NAMES, get_spec
+from core.catalog import AUGMENTATIONS, MODEL_NAMES, get_spec, unavailable_reason
 from core.data import MnistData, load_mnist
-from core.errors import DashboardError
+from core.errors import DashboardError, MissingExtraError
 from core.evaluation import summary_row
 from core.leaderboard import format_leaderboard
 from core.progress import reporting
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, help_text in (("train", "train missing models, then print the table"),
                             ("evaluate", "print the table from cached models; train nothing")):
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--models", nargs="+", metavar="NAME", default=list(MODEL_NAMES),
+        p.add_argument("--models", nargs="+", metavar="NAME", default=None,
                        help=f"models to include (default: all): {', '.join(MODEL_NAMES)}")
         add_data_arguments(p)
         p.add_argument("--augment", choices=AUGMENTATIONS, help="training-set augmentation (default: per model)")
@@ -97,6 +97,21 @@ def open_store_from_args(args: argparse.Namespace, *, problem=None) -> tuple[Mni
     return data, ArtifactStore.from_settings(settings, data=data, problem=say)
 
 
+def _installed_models(requested: list[str] | None) -> tuple[list[str], list[str]]:
+    """Optional extras (issue 10): (models to run, "name: not installed: pip ..." notes).
+
+    Models named on the command line must be installed (else :class:`MissingExtraError`);
+    the default "all models" skips the ones whose extra is missing and notes them.
+    """
+    names = list(requested or MODEL_NAMES)
+    for name in names:
+        get_spec(name)
+    notes = [f"{name}: {unavailable_reason(name)}" for name in names if unavailable_reason(name)]
+    if notes and requested:
+        raise MissingExtraError("; ".join(notes))
+    return [name for name in names if not unavailable_reason(name)], notes
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -110,14 +125,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train_or_evaluate(args: argparse.Namespace) -> int:
-    for name in args.models:
-        get_spec(name)
+    args.models, not_installed = _installed_models(args.models)
     data, store = open_store_from_args(args)
     options = TrainOptions(deskew=args.deskew, augment=args.augment, max_train=args.max_train)
     for name in args.models:
         store.key(name, options, args.seed)  # OptionsError for bad options or seed, before any work
     print(f"data: {data.description} [{data.reason}; fingerprint {data.fingerprint}]")
     print(f"models: {store.folder.resolve()}")
+    for note in not_installed:
+        print(f"skipped {note}")
 
     rows, missing = [], []
     bar = tqdm(args.models, desc=args.command, unit="model", file=sys.stderr, disable=None)

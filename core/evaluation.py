@@ -214,8 +214,16 @@ def summary_row(model: TrainedModel, preds: TestPredictions) -> dict:
 
 
 def training_curve(pipeline) -> pd.DataFrame | None:
-    """Per-epoch ``loss`` and ``validation_score`` of an MLP (None for other models)."""
+    """Per-epoch ``loss`` and ``validation_score`` of an MLP or of the skorch CNN (its training
+    loss and held-out accuracy); None for other models."""
     final = final_estimator(pipeline)
+    history = getattr(final, "history_", None)  # skorch nets (core.cnn): history_ is the History
+    if history is not None and len(history):
+        return pd.DataFrame({
+            "epoch": [int(h["epoch"]) for h in history],
+            "loss": [float(h.get("train_loss", np.nan)) for h in history],
+            "validation_score": [float(h.get("valid_acc", np.nan)) for h in history],
+        })
     loss = getattr(final, "loss_curve_", None)
     if loss is None:
         return None

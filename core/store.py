@@ -70,6 +70,8 @@ from core.catalog import (
     MODEL_NAMES,
     build_pipeline,
     get_spec,
+    is_available,
+    unavailable_reason,
 )
 from core.errors import ArtifactError, ArtifactWarning, OptionsError
 from core.fileio import atomic_write_bytes, stale_temp_files
@@ -219,6 +221,8 @@ class ModelStatus:
     label: str
     record: ModelRecord | None
     problems: tuple[str, ...] = ()
+    #: why the model cannot be used here (an optional extra is missing), else ""
+    unavailable: str = ""
 
     @property
     def trained(self) -> bool:
@@ -578,6 +582,10 @@ class ArtifactStore:
         """One ModelStatus per catalog model (default: all), trained or not. Reads JSON only."""
         out = []
         for name in names:
+            reason = unavailable_reason(name)
+            if reason:  # its artifacts stay on disk untouched for when the extra is installed
+                out.append(ModelStatus(name, get_spec(name).label, None, (), reason))
+                continue
             problems: list[str] = []
             record = self.latest(name, problems=problems)
             out.append(ModelStatus(name, get_spec(name).label, record, tuple(problems) if record is None else ()))
@@ -600,6 +608,8 @@ class ArtifactStore:
         else:
             get_spec(target)
             name, key = target, self.key(target, options, random_state)
+        if not is_available(name):  # cannot unpickle without its extra; keep the files
+            return None
         model, message = self._load(name, key)
         if message:
             self._problem(message)

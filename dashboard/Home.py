@@ -27,7 +27,8 @@ data = require_data()
 
 # ------------------------------------------------------------- train (first thing a user needs)
 statuses = cache.load_model_status(data)
-missing = [s for s in statuses if not s.trained]
+missing = [s for s in statuses if not s.trained and not s.unavailable]
+unavailable = [s for s in statuses if s.unavailable]
 jobs = cache.training_jobs(data)
 running = [j for j in jobs if not j.state.finished]
 failed = [j for j in jobs if j.state == "failed" and j.key.rsplit(":", 1)[-1] in {s.name for s in missing}]
@@ -52,6 +53,8 @@ if missing:
         )
 else:
     st.success("All models are trained for this data.", icon=":material/check_circle:")
+for status in unavailable:
+    st.caption(f"{status.label}: {status.unavailable}")
 for job in failed:
     st.error(f"{job.label} failed: {job.error} Fix the cause and press the button again.")
 
@@ -91,7 +94,7 @@ rows = []
 for status in statuses:
     model = models.get(status.name)
     if model is None:
-        rows.append({"model": status.label, "status": "not trained", "accuracy %": None, "fit s": None,
+        rows.append({"model": status.label, "status": status.unavailable or "not trained", "accuracy %": None, "fit s": None,
                      "options": "", "trained at": ""})
         continue
     summary = cache.load_summary(model, data)

@@ -4,7 +4,7 @@ from sklearn.pipeline import Pipeline
 
 from core.catalog import MODEL_NAMES, MODELS, UnknownModelError, build_pipeline, get_spec
 
-EXPECTED = ("sgd", "random_forest", "knn", "logreg", "svc_ovo", "svc_ovr", "mlp")
+EXPECTED = ("sgd", "random_forest", "knn", "logreg", "svc_ovo", "svc_ovr", "mlp", "cnn")
 
 
 def test_catalog_names_are_stable():

@@ -18,7 +18,7 @@ def test_predictions_shapes_and_kinds(preds, sample_data):
         assert p.y_pred.shape == (1000,) and p.scores.shape == (1000, 10)
         np.testing.assert_array_equal(p.y_true, sample_data.y_test)
         np.testing.assert_array_equal(np.argmax(p.scores, axis=1), p.y_pred)
-        assert p.score_kind == ("probability" if name in ("random_forest", "knn", "logreg", "mlp") else "decision score")
+        assert p.score_kind == ("probability" if name in ("random_forest", "knn", "logreg", "mlp", "cnn") else "decision score")
         assert p.predict_seconds > 0 and p.latency_ms > 0
     np.testing.assert_allclose(preds["mlp"].scores.sum(axis=1), 1.0, rtol=1e-6)
 
@@ -129,12 +129,12 @@ def test_summary_and_training_curve(sample_models, preds):
 def test_predict_digit_for_every_model(sample_models, sample_data):
     digit = sample_data.X_test[0]
     table = predict_digit(list(sample_models.values()), digit)
-    assert len(table) == 7
+    assert len(table) == len(sample_models)
     for row in table.itertuples():
         assert row.prediction == row.top_digits[0] and len(row.top_scores) == 3
         assert row.top_scores == sorted(row.top_scores, reverse=True)
         assert row.prediction == sample_models[row.model].pipeline.predict(digit.reshape(1, -1))[0]
-    assert (table["prediction"] == sample_data.y_test[0]).mean() >= 5 / 7
+    assert (table["prediction"] == sample_data.y_test[0]).mean() >= 0.7
 
 
 def test_threshold_errors_match_the_counts(preds):

@@ -110,12 +110,12 @@ def test_class_balance_shows_shares_per_split(sample_data):
 def test_accuracy_bars_sorted_with_intervals(summaries):
     fig = plot_accuracy_bars(summaries, n_test=1000)
     (bar,) = fig.data
-    assert len(bar.x) == len(MODEL_NAMES)
+    assert len(bar.x) == len(summaries)
     assert list(bar.x) == sorted(bar.x)  # best at the top of a horizontal bar chart
     best = summaries.loc[summaries["accuracy"].idxmax()]
     assert bar.customdata[-1] == best["label"] and bar.x[-1] == pytest.approx(100 * best["accuracy"])
     assert bar.y[-1].startswith(best["label"]) and f"{100 * best['accuracy']:.2f}%" in bar.y[-1]
-    assert len(bar.error_x.array) == len(MODEL_NAMES) and all(e > 0 for e in bar.error_x.array)
+    assert len(bar.error_x.array) == len(summaries) and all(e > 0 for e in bar.error_x.array)
     assert fig.layout.xaxis.range[0] < min(bar.x)
 
 
@@ -123,7 +123,7 @@ def test_f1_heatmap_is_models_by_digits(sample_models, preds):
     f1 = pd.DataFrame({sample_models[n].record.label: classification_table(preds[n])["f1"].iloc[:10] for n in preds}).T
     fig = plot_f1_heatmap(f1)
     (heat,) = fig.data
-    assert np.asarray(heat.z).shape == (len(MODEL_NAMES), 10)
+    assert np.asarray(heat.z).shape == (len(preds), 10)
     assert list(heat.y) == list(f1.index) and list(heat.x) == [str(d) for d in range(10)]
     np.testing.assert_allclose(np.asarray(heat.z), f1.to_numpy())
 
