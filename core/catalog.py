@@ -8,9 +8,10 @@ which invalidates cached artifacts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any
 
 from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestClassifier

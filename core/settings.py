@@ -65,7 +65,7 @@ class Settings:
         return self.key_file if self.key_file is not None else default_key_file()
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Settings from ``environ`` (default ``os.environ``); ConfigError names a bad variable."""
         env = os.environ if environ is None else environ
         models = env.get("MODELS_DIR")
@@ -85,7 +85,7 @@ class Settings:
         mnist_dir: str | os.PathLike | None = None,
         models_dir: str | os.PathLike | None = None,
         dask_address: str | None = None,
-    ) -> "Settings":
+    ) -> Settings:
         """A copy with the given values (e.g. CLI flags) replacing these; None keeps a value.
         An empty ``models_dir`` string is an error, not the default."""
         changes: dict = {}

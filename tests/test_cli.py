@@ -3,8 +3,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import write_idx_set
+
 from core.cli import main
 
 

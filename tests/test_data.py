@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import write_idx_set
+
 from core.data import DataSourceError, load_mnist, load_openml, load_sample
 
 

@@ -3,8 +3,21 @@ import pytest
 from sklearn import metrics
 
 from core.evaluation import (
-    accuracy, binary_analysis, cached_predictions, cell_indices, threshold_errors, classification_table, confusion, predict_digit, predict_test,
-    summary_row, threshold_for, threshold_metrics, top_confusions, top_k, training_curve,
+    accuracy,
+    binary_analysis,
+    cached_predictions,
+    cell_indices,
+    classification_table,
+    confusion,
+    predict_digit,
+    predict_test,
+    summary_row,
+    threshold_errors,
+    threshold_for,
+    threshold_metrics,
+    top_confusions,
+    top_k,
+    training_curve,
 )
 
 

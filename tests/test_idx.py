@@ -3,8 +3,8 @@ import struct
 
 import numpy as np
 import pytest
-
 from conftest import write_idx_set
+
 from core.data import load_idx
 from core.idx import IDX_FILES, IdxFormatError, read_idx, write_idx
 

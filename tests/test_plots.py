@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from core.catalog import MODEL_NAMES, ScoreKind
+from core.catalog import ScoreKind
 from core.evaluation import (
     binary_analysis,
     classification_table,

@@ -4,7 +4,6 @@ import pickle
 
 import numpy as np
 import pytest
-
 from conftest import resign_record
 
 from core.catalog import MODEL_NAMES

@@ -17,7 +17,6 @@ Without /usr/bin/chromium the tests skip locally and fail in CI (``CI=true``), w
 from __future__ import annotations
 
 import math
-import os
 import re
 from urllib.parse import parse_qs, urlparse
 
