@@ -15,7 +15,19 @@ from scipy import ndimage
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.utils.metaestimators import available_if
 
-__all__ = ["deskew", "deskew_memoized", "clear_deskew_memo", "Deskew", "Augmented", "augment", "final_estimator", "AUGMENT_FACTOR", "scale_pixels", "augment_shifts", "augment_rotations"]
+__all__ = [
+    "deskew",
+    "deskew_memoized",
+    "clear_deskew_memo",
+    "Deskew",
+    "Augmented",
+    "augment",
+    "final_estimator",
+    "AUGMENT_FACTOR",
+    "scale_pixels",
+    "augment_shifts",
+    "augment_rotations",
+]
 
 _SIDE = 28
 _CHUNK = 4096
