@@ -183,12 +183,14 @@ def _is_scaler(step) -> bool:
 
 
 def feature_transform(pipeline, X: np.ndarray) -> np.ndarray:
-    """``X`` (n, 784) through every step before the final estimator: (n, n_features) float32."""
+    """``X`` (n, 784) through every step before the final estimator: (n, n_features) float32
+    (image-shaped features, e.g. the CNN's (n, 1, 28, 28) input, are flattened)."""
     pre, _ = _split(pipeline)
     out = np.asarray(X)
     for step in pre:
         out = step.transform(out)
-    return np.asarray(out, dtype=np.float32)
+    out = np.asarray(out, dtype=np.float32)
+    return out.reshape(len(out), -1)
 
 
 def _space_key(pipeline) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["ProgressFn", "reporting", "report"]
+__all__ = ["ProgressFn", "reporting", "report", "scaled"]
 
 ProgressFn = Callable[[float | None, str], None]
 
@@ -38,3 +38,20 @@ def report(fraction: float | None, message: str) -> None:
         if fraction is not None:
             fraction = min(1.0, max(0.0, float(fraction)))
         listener(fraction, message)
+
+
+@contextmanager
+def scaled(start: float, end: float) -> Iterator[None]:
+    """Inside this block, a report of fraction f reaches the current listener as
+    ``start + f * (end - start)``: a step that reports 0-100% fills only its share of the bar
+    (e.g. a CNN's epochs within "fit, then save")."""
+    outer = _listener.get()
+    if outer is None:
+        yield
+        return
+
+    def inner(fraction: float | None, message: str) -> None:
+        outer(None if fraction is None else start + fraction * (end - start), message)
+
+    with reporting(inner):
+        yield

@@ -76,7 +76,7 @@ from core.catalog import (
 from core.errors import ArtifactError, ArtifactWarning, OptionsError
 from core.fileio import atomic_write_bytes, stale_temp_files
 from core.preprocessing import AUGMENT_FACTOR, final_estimator
-from core.progress import report
+from core.progress import report, scaled
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -722,7 +722,8 @@ class ArtifactStore:
             n_fit = len(y) * AUGMENT_FACTOR[resolved["augment"]]
             report(0.0, f"fitting {spec.label} on {n_fit:,} digits")
             start = time.perf_counter()
-            _fit(pipeline, X, y)
+            with scaled(0.0, 0.95):  # a model that reports its own progress (the CNN's epochs) fills the bar
+                _fit(pipeline, X, y)
             fit_seconds = time.perf_counter() - start
             if _stopped_early(pipeline):
                 notes.append(f"{spec.label}: stopped at its iteration budget before full convergence.")

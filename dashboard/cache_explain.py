@@ -15,7 +15,7 @@ from core.explain import Explanation, NeighbourIndex, explain_digit, neighbour_i
 from core.training import TrainedModel
 from core.trust import InkReference, confidence_threshold
 from dashboard import cache
-from dashboard.components import require_models, train_hint
+from dashboard.components import require_loaded_models
 
 __all__ = ["load_explanation", "load_ink_reference", "load_neighbour_index", "load_thresholds", "ranked_models"]
 
@@ -25,13 +25,7 @@ _HASH_FUNCS = {MnistData: lambda d: d.fingerprint, TrainedModel: lambda m: f"{m.
 def ranked_models(data: MnistData) -> list[tuple[TrainedModel, TestPredictions]]:
     """Every trained model that loads, with its test predictions, most accurate first.
     Shows warnings for unusable artifacts; stops the page when none is usable."""
-    statuses = require_models(data)
-    models, problems = cache.load_models(statuses, data)
-    for problem in problems:
-        st.warning(f"{problem} Retrain it on the Home page or with `{train_hint()}`.", icon=":material/warning:")
-    if not models:
-        st.error("None of the saved models could be loaded; retrain them on the Home page.")
-        st.stop()
+    models = require_loaded_models(data)
     pairs = [(m, cache.load_predictions(m, data)) for m in models.values()]
     return sorted(pairs, key=lambda p: -cache.load_accuracy(p[0], data))
 

@@ -33,6 +33,7 @@ __all__ = [
     "paged",
     "png_data_uri",
     "require_data",
+    "require_loaded_models",
     "require_models",
     "score_label",
     "setup_page",
@@ -157,6 +158,18 @@ def require_models(data: MnistData) -> list[cache.ModelStatus]:
         show_train_first()
         st.stop()
     return statuses
+
+
+def require_loaded_models(data: MnistData) -> dict[str, TrainedModel]:
+    """Every trained model that loads, by name; warns about unusable artifacts and stops the
+    page (with the reason) when none is usable or none is trained."""
+    models, problems = cache.load_models(require_models(data), data)
+    for problem in problems:
+        st.warning(f"{problem} Retrain it on the Home page or with `{train_hint()}`.", icon=":material/warning:")
+    if not models:
+        st.error("None of the saved models could be loaded; retrain them on the Home page.")
+        st.stop()
+    return models
 
 
 def show_train_first() -> None:

@@ -77,6 +77,24 @@ def resign_record(path) -> dict:
     return record
 
 
+@pytest.fixture(scope="session")
+def preds(sample_models, sample_data):
+    """name -> TestPredictions on the sample's test digits, for every trained catalog model."""
+    from core.evaluation import predict_test
+
+    return {name: predict_test(model, sample_data) for name, model in sample_models.items()}
+
+
+@pytest.fixture
+def env(monkeypatch, sample_models_dir):
+    """The app's environment for AppTest: the offline sample and the session's trained models."""
+    folder, _ = sample_models_dir
+    monkeypatch.setenv("MNIST_SOURCE", "sample")
+    monkeypatch.setenv("MODELS_DIR", str(folder))
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    return folder
+
+
 def write_idx_set(folder, data: MnistData, *, gz: bool = False, n_train: int = 200, n_test: int = 50):
     """Write the four standard IDX files for the first digits of ``data`` into ``folder``."""
     suffix = ".gz" if gz else ""

@@ -19,7 +19,6 @@ from core.catalog import MODEL_NAMES
 from core.evaluation import (
     binary_analysis,
     confusion,
-    predict_test,
     threshold_errors,
     threshold_for,
     threshold_metrics,
@@ -37,21 +36,6 @@ PAGES = {
     "draw": "pages/4_Draw_a_digit.py",
 }
 HEADING = re.compile(r"^true (\d) → predicted (\d): (\d+) digits")
-
-
-@pytest.fixture
-def env(monkeypatch, sample_models_dir):
-    """The app's environment: the offline sample and the session's trained models."""
-    folder, _ = sample_models_dir
-    monkeypatch.setenv("MNIST_SOURCE", "sample")
-    monkeypatch.setenv("MODELS_DIR", str(folder))
-    monkeypatch.delenv("MNIST_DIR", raising=False)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def preds(sample_models, sample_data):
-    return {name: predict_test(model, sample_data) for name, model in sample_models.items()}
 
 
 def open_page(page: str, *, query: dict[str, str] | None = None) -> AppTest:

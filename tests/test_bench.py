@@ -88,7 +88,7 @@ def test_heavy_entry_is_opt_in():
 def test_families_and_targets_come_from_the_catalog_and_the_targets_file(tmp_path):
     from core.catalog import MODEL_NAMES
 
-    assert bench.FAMILIES == MODEL_NAMES
+    assert bench.FAMILIES + bench.DEEP_FAMILIES == MODEL_NAMES
     assert bench.TARGETS_FILE.parent.name == "benchmarks" and "core" not in bench.TARGETS_FILE.parts[-3:-1]
     targets = bench.load_targets()
     assert targets["accuracy"]["knn"] == 0.97 and targets["best"]["accuracy"] == 0.992

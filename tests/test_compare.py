@@ -18,14 +18,9 @@ from core.compare import (
     verdict,
 )
 from core.errors import OptionsError
-from core.evaluation import accuracy, confusion, predict_test
+from core.evaluation import accuracy, confusion
 
 PAIRS = [("knn", "svc_ovo"), ("sgd", "mlp"), ("logreg", "random_forest")]
-
-
-@pytest.fixture(scope="module")
-def preds(sample_models, sample_data):
-    return {name: predict_test(model, sample_data) for name, model in sample_models.items()}
 
 
 @pytest.mark.parametrize("a,b", PAIRS)

@@ -17,7 +17,6 @@ from core.compare import (
     format_p,
     quadrant_indices,
 )
-from core.evaluation import predict_test
 from core.label_errors import load_marks, rank_suspects
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,11 +36,6 @@ def env(monkeypatch, tmp_path, sample_models_dir):
     monkeypatch.setenv("MODELS_DIR", str(tmp_path))
     monkeypatch.delenv("MNIST_DIR", raising=False)
     return tmp_path
-
-
-@pytest.fixture(scope="module")
-def preds(sample_models, sample_data):
-    return {name: predict_test(model, sample_data) for name, model in sample_models.items()}
 
 
 def open_page(page: str, *, query: dict[str, str] | None = None) -> AppTest:

@@ -21,11 +21,6 @@ from core.evaluation import (
 )
 
 
-@pytest.fixture(scope="module")
-def preds(sample_models, sample_data):
-    return {name: predict_test(model, sample_data) for name, model in sample_models.items()}
-
-
 def test_predictions_shapes_and_kinds(preds, sample_data):
     for name, p in preds.items():
         assert p.y_pred.shape == (1000,) and p.scores.shape == (1000, 10)

@@ -15,15 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 HOME = str(ROOT / "dashboard" / "Home.py")
 
 
-@pytest.fixture
-def env(monkeypatch, sample_models_dir):
-    folder, _ = sample_models_dir
-    monkeypatch.setenv("MNIST_SOURCE", "sample")
-    monkeypatch.setenv("MODELS_DIR", str(folder))
-    monkeypatch.delenv("MNIST_DIR", raising=False)
-    return folder
-
-
 def open_page(page: str, **query: str) -> AppTest:
     at = AppTest.from_file(HOME, default_timeout=180)
     for key, value in query.items():

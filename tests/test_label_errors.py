@@ -12,7 +12,7 @@ import pytest
 
 from core.cli import main
 from core.errors import OptionsError
-from core.evaluation import accuracy, confusion, predict_test
+from core.evaluation import accuracy, confusion
 from core.label_errors import (
     SUSPECT_COLUMNS,
     apply_corrections,
@@ -27,11 +27,6 @@ from core.label_errors import (
 
 N_FLIPS = 20
 RECALL_AT_50 = 0.9  # measured: 20 of 20 flips in the top 50 for seeds 0-5 (every catalog model on the sample)
-
-
-@pytest.fixture(scope="module")
-def preds(sample_models, sample_data):
-    return {name: predict_test(model, sample_data) for name, model in sample_models.items()}
 
 
 def flipped(preds, *, seed: int = 0):

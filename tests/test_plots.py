@@ -10,7 +10,6 @@ from core.evaluation import (
     binary_analysis,
     classification_table,
     confusion,
-    predict_test,
     summary_row,
     threshold_metrics,
     top_k,
@@ -33,11 +32,6 @@ from core.plots import (
     plot_top3_bars,
     plot_training_curve,
 )
-
-
-@pytest.fixture(scope="module")
-def preds(sample_models, sample_data):
-    return {name: predict_test(model, sample_data) for name, model in sample_models.items()}
 
 
 @pytest.fixture(scope="module")

@@ -13,22 +13,16 @@ from core.plots import (
     plot_f1_heatmap,
     plot_training_curve,
 )
+from core.tune import cv_columns
 from dashboard import cache
-from dashboard.components import require_data, require_models, setup_page, train_hint
+from dashboard.components import require_data, require_loaded_models, setup_page
 
 TITLE = "Leaderboard"
 
 setup_page(TITLE, "📊")
 st.title(TITLE)
 data = require_data()
-statuses = require_models(data)
-
-models, problems = cache.load_models(statuses, data)
-for problem in problems:
-    st.warning(f"{problem} Retrain it on the Home page or with `{train_hint()}`.", icon=":material/warning:")
-if not models:
-    st.error("None of the saved models could be loaded; retrain them on the Home page.")
-    st.stop()
+models = require_loaded_models(data)
 
 labels = {name: m.record.label for name, m in models.items()}
 chosen = st.multiselect(
@@ -43,7 +37,12 @@ if not chosen:
 
 # ---------------------------------------------------------------- leaderboard
 st.subheader("Scores on the test set")
-rows = [cache.load_summary(models[n], data) for n in chosen]
+# cross-validation accuracy (Tune page's "Cross-validate", or python -m core cv) when cached
+rows = [
+    {**cache.load_summary(models[n], data),
+     **cv_columns(n, data=data, options=models[n].record.train_options(), models_path=cache.models_path())}
+    for n in chosen
+]
 table = leaderboard_frame(rows, n_test=data.n_test)
 pct = st.column_config.NumberColumn(format="%.2f")
 st.dataframe(
@@ -83,6 +82,9 @@ def noise_caption(rows: list[dict], n_test: int) -> str:
 
 
 st.caption(noise_caption(rows, data.n_test))
+if not any("cv_accuracy" in r for r in rows):
+    st.caption("Cross-validation accuracy on the training set shows here once computed: **Cross-validate** on the "
+               "Tune page, or `python -m core cv`.")
 summaries = pd.DataFrame(rows)
 
 left, right = st.columns(2, gap="large")
