@@ -179,8 +179,11 @@ for k, row in enumerate(answers.itertuples(index=False)):
         st.plotly_chart(plot_top3_bars(row.top_digits, row.top_scores, score_kind=row.score_kind),
                         key=f"draw_bars_{row.model}", config={"displayModeBar": False, "staticPlot": True})
 
-explanation = load_explanation(ranked[0], data, digit.pixels.tobytes(), None)
-with st.expander(f"Why {best['label']} says {explanation.occlusion.predicted}", expanded=False):
+# On demand: the first explanation on full MNIST builds a nearest-neighbour index over the
+# training digits (seconds), which must not slow down every stroke (UI benchmark, "draw").
+if st.toggle(f"Why does {best['label']} say {best['prediction']}? (occlusion map, nearest training digits)",
+             key="draw_explain"):
+    explanation = load_explanation(ranked[0], data, digit.pixels.tobytes(), None)
     occ = explanation.occlusion
     map_col, near_col = st.columns([2, 3], gap="large")
     map_col.plotly_chart(plot_pixel_map(digit.pixels, occ.toward_predicted, title=f"toward {occ.predicted}", unit=occ.unit),

@@ -95,6 +95,19 @@ def test_a_horizontal_bar_gets_no_confident_digit(page, server):
     assert no_exception_shown(page)
 
 
+def test_the_drawn_digit_is_explained_on_demand(page, server):
+    open_app_page(page, server.url, "Draw a digit", title="Draw a digit")
+    stroke(page, [(140, 40), (140, 140), (140, 240)])  # a 1
+    expect(page.locator("h2").filter(has_text=re.compile("Prediction|Not sure|This does not"))).to_have_count(1)
+    assert page.get_by_text("Nearest training digits", exact=True).count() == 0  # not computed per stroke
+    page.get_by_text(re.compile(r"^Why does .+ say \d\?")).first.click()
+    settle(page)
+    expect(page.get_by_text("Nearest training digits", exact=True)).to_be_visible()
+    expect(page.get_by_text(re.compile("^Occlusion map: red pixels pushed the score toward"))).to_be_visible()
+    assert page.locator(".digit-tile").count() == 8  # the nearest training digits
+    assert no_exception_shown(page)
+
+
 EDGE_STROKES = {  # strokes that START within 10 px of an edge of the 280x280 canvas
     "top-left": [(8, 8), (60, 60), (110, 140)],
     "top": [(140, 6), (140, 80), (140, 160)],
