@@ -300,7 +300,9 @@ def main(argv: list[str] | None = None) -> int:
             for path in sorted((ROOT / "dashboard" / "pages").glob("*.py")):  # every page, for the memory figure
                 _nav(page, re.sub(r"^\d+_", "", path.stem).replace("_", " "))
                 page.wait_for_timeout(300)
-                settle(page)
+                t0 = time.perf_counter()
+                settle(page, timeout=300)  # not timed: a first visit may compute a page's caches
+                print(f"  {path.stem}: settled in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
             rss = _rss_mb(server.proc.pid)
             context.close()
             browser.close()
