@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
+from apptest_support import assert_clean, run_page, tiles
 from streamlit.testing.v1 import AppTest
 
 from core.catalog import MODEL_NAMES
@@ -25,9 +25,6 @@ from core.evaluation import (
 )
 from core.thresholds import threshold_steps
 
-ROOT = Path(__file__).resolve().parents[1]
-HOME = str(ROOT / "dashboard" / "Home.py")
-TIMEOUT = 120  # seconds per run: the first run of a page loads data and models
 PAGES = {
     "home": None,
     "leaderboard": "pages/1_Leaderboard.py",
@@ -39,22 +36,7 @@ HEADING = re.compile(r"^true (\d) → predicted (\d): (\d+) digits")
 
 
 def open_page(page: str, *, query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    if PAGES[page]:
-        at.switch_page(PAGES[page])
-    return at.run()
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def tiles(at: AppTest) -> int:
-    """Digit tiles in all st.html blocks (each gallery item is a div.digit-tile)."""
-    return sum(el.proto.body.count('class="digit-tile"') for el in at.get("html"))
+    return run_page(PAGES[page], query)
 
 
 def gallery_heading(at: AppTest) -> str | None:

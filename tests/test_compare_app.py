@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from apptest_support import assert_clean, run_page, tiles
 from streamlit.testing.v1 import AppTest
 
 from core.compare import (
@@ -19,10 +20,7 @@ from core.compare import (
 )
 from core.label_errors import load_marks, rank_suspects
 
-ROOT = Path(__file__).resolve().parents[1]
-HOME = str(ROOT / "dashboard" / "Home.py")
 COMPARE, LABELS = "pages/5_Compare_models.py", "pages/6_Label_errors.py"
-TIMEOUT = 120
 
 
 @pytest.fixture
@@ -31,7 +29,9 @@ def env(monkeypatch, tmp_path, sample_models_dir):
     (symlinks), so the marks file it writes does not leak into other tests."""
     folder, _ = sample_models_dir
     for f in Path(folder).iterdir():
-        (tmp_path / f.name).symlink_to(f)
+        # the trained models only: marks (and their lock) that other tests left there stay out
+        if f.is_file() and not f.name.startswith("label-marks-") and not f.name.endswith(".lock"):
+            (tmp_path / f.name).symlink_to(f)
     monkeypatch.setenv("MNIST_SOURCE", "sample")
     monkeypatch.setenv("MODELS_DIR", str(tmp_path))
     monkeypatch.delenv("MNIST_DIR", raising=False)
@@ -39,20 +39,7 @@ def env(monkeypatch, tmp_path, sample_models_dir):
 
 
 def open_page(page: str, *, query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.switch_page(page)
-    return at.run()
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def tiles(at: AppTest) -> int:
-    return sum(el.proto.body.count('class="digit-tile"') for el in at.get("html"))
+    return run_page(page, query)
 
 
 def qp(at: AppTest, key: str) -> str:

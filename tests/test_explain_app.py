@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from apptest_support import assert_clean, run_page, tiles
 from streamlit.testing.v1 import AppTest
 
 from core.catalog import MODEL_NAMES, MODELS
 from core.evaluation import predict_test
 from core.trust import hand_over
 
-ROOT = Path(__file__).resolve().parents[1]
-HOME = str(ROOT / "dashboard" / "Home.py")
-
 
 def open_page(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(HOME, default_timeout=180)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.switch_page(page)
-    return at.run()
-
-
-def tiles(at: AppTest) -> int:
-    return sum(el.proto.body.count('class="digit-tile"') for el in at.get("html"))
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    return run_page(page, query)
 
 
 @pytest.mark.parametrize("model", ["logreg", "knn"])
