@@ -127,7 +127,10 @@ def rank_suspects(
     except ValueError as exc:
         raise OptionsError(f"cleanlab could not score the labels with method {method!r}: {exc}") from exc
     flagged = np.zeros(len(labels), dtype=bool)
-    flagged[find_label_issues(labels, probs)] = True
+    # n_jobs=1: cleanlab otherwise forks a multiprocessing pool, and forking a multi-threaded
+    # server process that has torch loaded (the CNN) can deadlock the child (seen as a Label
+    # errors page that never finished); on 10,000 x 10 probabilities one process takes well under 1 s.
+    flagged[find_label_issues(labels, probs, n_jobs=1)] = True
     others = probs.copy()
     others[np.arange(len(labels)), labels] = -np.inf
     suggested = np.argmax(others, axis=1)
