@@ -95,6 +95,17 @@ def env(monkeypatch, sample_models_dir):
     return folder
 
 
+class MarkerPayload:
+    """A malicious pickle for the forged-artifact tests: unpickling it creates the file
+    ``marker``, proof that code ran on load."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
 def write_idx_set(folder, data: MnistData, *, gz: bool = False, n_train: int = 200, n_test: int = 50):
     """Write the four standard IDX files for the first digits of ``data`` into ``folder``."""
     suffix = ".gz" if gz else ""

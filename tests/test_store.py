@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import resign_record
+from conftest import MarkerPayload, resign_record
 from sklearn.linear_model import LogisticRegression
 
 from core.errors import ArtifactError, ArtifactWarning, OptionsError
@@ -96,16 +96,9 @@ def test_accuracy_comes_from_cached_predictions_only(store, sample_data, tmp_pat
     assert store.accuracy(model.record) == pytest.approx(float(np.mean(preds.y_pred == sample_data.y_test)))
     # the ranking never unpickles: a forged pickle beside valid predictions stays inert
     marker = tmp_path / "code-ran"
-    model.path.write_bytes(pickle.dumps(_Payload(str(marker))))
+    model.path.write_bytes(pickle.dumps(MarkerPayload(str(marker))))
     assert store.accuracy(model.record) is not None and not marker.exists()
 
-
-class _Payload:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 def test_options_and_seed_are_checked_against_the_data(store, sample_data):

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import MarkerPayload
 
 from core.cli import main
 from core.training import (
@@ -33,15 +34,6 @@ SMALL = TrainOptions(max_train=600)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class _Payload:
-    """Unpickling this opens (creates) a marker file: proof that code ran on load."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
 
 def _small_knn(folder, data):
     model = train_model("knn", data=data, options=SMALL, models_path=folder)
@@ -50,7 +42,7 @@ def _small_knn(folder, data):
 
 def _forge(joblib_path: Path, marker: Path) -> None:
     """Replace the artifact by a malicious pickle and vouch for it in the JSON record."""
-    payload = pickle.dumps(_Payload(str(marker)))
+    payload = pickle.dumps(MarkerPayload(str(marker)))
     joblib_path.write_bytes(payload)
     record_path = joblib_path.with_suffix(".json")
     record = json.loads(record_path.read_text())

@@ -4,7 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import resign_record
+from conftest import MarkerPayload, resign_record
 
 from core.catalog import MODEL_NAMES
 from core.training import ArtifactWarning, TrainOptions, artifact_key, cached_record, load_cached_model, train_model
@@ -74,20 +74,11 @@ def test_corrupt_json_warns_and_retrains(tmp_path, sample_data):
     assert json.loads(json_path.read_text())["key"] == again.record.key
 
 
-class _Payload:
-    """Unpickling this writes a marker file: proof that code ran on load."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
 
 def test_tampered_file_is_never_unpickled(tmp_path, sample_data):
     _, joblib_path, _ = _artifact(tmp_path, sample_data)
     marker = tmp_path / "code-ran"
-    joblib_path.write_bytes(pickle.dumps(_Payload(str(marker))))
+    joblib_path.write_bytes(pickle.dumps(MarkerPayload(str(marker))))
     with pytest.warns(ArtifactWarning, match="SHA-256"):
         again = train_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
     assert not marker.exists()
