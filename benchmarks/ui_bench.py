@@ -4,7 +4,15 @@ Starts ``streamlit run dashboard/Home.py`` on the data given (``--source`` / ``-
 ``--models-dir``; the models must be trained there first), drives it with Playwright in Debian's
 Chromium and prints p50 and p95 (seconds) over ``--reps`` repetitions of each interaction, from the
 user's action until the page has finished (script not running, nothing stale, the expected result
-on screen), plus the server's resident memory after every page has been visited:
+on screen), plus the server's resident memory after every page has been visited.
+
+"First page load" is a new tab (a new Streamlit session) in a browser that has opened the app
+before; "empty browser cache" is a new browser profile, which also downloads Streamlit's
+scripts. "Page switch" is to a page the tab has shown before; a tab's first visit to
+a page with charts also runs the chart code, and has its own row: the user clicks 1.5 s after
+Home has appeared (every page prefetches the chart code when the browser is idle). The same two first-load rows
+are then measured on a one-line Streamlit app: the framework's own floor on this machine.
+
 
     python -m core train --source sample --models-dir /tmp/models       # once
     python benchmarks/ui_bench.py --source sample --models-dir /tmp/models
@@ -21,9 +29,13 @@ import math
 import os
 import platform
 import re
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 import tomllib
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,17 +44,29 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, StreamlitServer, settle  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, StreamlitServer, free_port, settle  # noqa: E402
 
 INTERACTIONS = [
-    ("first page load", "a new browser session opens the Home page"),
-    ("page switch", "a sidebar click to another page (Leaderboard, Confusion matrix, Precision recall, Draw a digit)"),
+    ("first page load", "a new tab opens the Home page (a new session; the browser has opened the app before)"),
+    ("first page load, empty browser cache", "a new browser profile opens the Home page (downloads every script)"),
+    ("page switch", "a sidebar click to another page the tab has shown before (Leaderboard, Confusion matrix, "
+                    "Precision recall, Draw a digit)"),
+    ("page switch, first chart page in a tab", "a new tab's first sidebar click from Home to a page with charts "
+                                               "(runs the chart code, Plotly and the data grid, from the browser cache)"),
     ("confusion cell click → gallery", "a click on an error cell until its gallery of digits is shown"),
     ("threshold change → metrics", "one notch of the threshold slider until the metrics are updated"),
     ("draw → every model's answer", "one stroke on the canvas until every model's answer is shown"),
     ("model switch", "another model in the sidebar picker on the Confusion matrix page"),
     ("inspector open", "a sidebar click to the Digit inspector page"),
 ]
+#: The same first-load measurement on a one-line Streamlit app: the framework's own floor here.
+FLOOR = [
+    ("first page load", "a new tab opens a one-line app (`st.title`)"),
+    ("first page load, empty browser cache", "a new browser profile opens the one-line app"),
+]
+FLOOR_APP = 'import streamlit as st\n\nst.title("Hello")\n'
+#: How long the benchmark's user looks at Home before the first click to a chart page (ms).
+THINK_MS = 1500
 PAGES = ["Leaderboard", "Confusion matrix", "Precision recall", "Draw a digit"]
 CELLS = ".js-plotly-plot .scatterlayer .points path.point"
 
@@ -110,14 +134,55 @@ class Bench:
         page.set_default_timeout(120_000)
         return context, page
 
-    def first_load(self) -> None:
+    def returning_browser(self, url: str | None = None, title: str = "MNIST handwritten digits",
+                          pages: tuple[str, ...] = ()):
+        """A browser context that has opened ``url`` (and visited ``pages``) once: its HTTP cache
+        holds Streamlit's scripts and the chart code, as a user's browser does on a later visit."""
+        context, page = self.new_page()
+        page.goto(url or self.url)
+        _wait(page, H1_IS, title)
+        for name in pages:
+            _nav(page, name)
+            _wait(page, H1_IS, name)
+            settle(page)
+        page.close()
+        return context
+
+    def first_load(self, url: str | None = None, title: str = "MNIST handwritten digits",
+                   rows: tuple[str, str] = ("first page load", "first page load, empty browser cache")) -> None:
+        """``rows[1]``: a new browser context (empty cache) opens ``url``; ``rows[0]``: a new tab
+        in a returning browser opens it (cached scripts, a new Streamlit session)."""
+        url = url or self.url
+        returning = self.returning_browser(url, title)
         for _ in range(self.reps):
             context, page = self.new_page()
-            self.times["first page load"].append(
-                _timed(page, lambda page=page: page.goto(self.url), H1_IS, "MNIST handwritten digits"))
+            self.times.setdefault(rows[1], []).append(_timed(page, lambda page=page: page.goto(url), H1_IS, title))
             context.close()
+            tab = returning.new_page()
+            self.times.setdefault(rows[0], []).append(_timed(tab, lambda tab=tab: tab.goto(url), H1_IS, title))
+            tab.close()
+        returning.close()
+
+    def first_chart_page(self) -> None:
+        """A new tab in a returning browser opens Home, then a page with charts: the tab's first
+        chart page parses and runs the chart code (from the browser's cache)."""
+        returning = self.returning_browser(pages=tuple(PAGES))
+        for k in range(self.reps):
+            page = returning.new_page()
+            page.goto(self.url)
+            _wait(page, H1_IS, "MNIST handwritten digits")
+            page.wait_for_timeout(THINK_MS)  # a user reads Home before clicking (the page prefetches chart code when idle)
+            target = PAGES[k % 3]  # the pages with charts
+            self.times["page switch, first chart page in a tab"].append(
+                _timed(page, lambda target=target, page=page: _nav(page, target), H1_IS, target))
+            page.close()
+        returning.close()
 
     def page_switches(self, page) -> None:
+        for name in PAGES:  # the tab has shown every page once (a page's chart code loads on its first visit)
+            _nav(page, name)
+            _wait(page, H1_IS, name)
+            settle(page)
         for k in range(self.reps):
             target = PAGES[k % len(PAGES)]
             self.times["page switch"].append(_timed(page, lambda target=target: _nav(page, target), H1_IS, target))
@@ -190,31 +255,76 @@ class Bench:
             self.times["inspector open"].append(_timed(page, lambda: _nav(page, "Digit inspector"), H1_IS, "Digit inspector"))
 
 
+def measure_floor(browser, reps: int, workdir: Path) -> dict[str, list[float]]:
+    """Time :data:`FLOOR` on a one-line Streamlit app served from ``workdir`` with this
+    project's Streamlit settings (.streamlit/config.toml)."""
+    app = workdir / "floor_app.py"
+    app.write_text(FLOOR_APP)
+    (workdir / ".streamlit").mkdir(exist_ok=True)
+    (workdir / ".streamlit" / "config.toml").write_text((ROOT / ".streamlit" / "config.toml").read_text())
+    port = free_port()
+    log = open(workdir / "floor_server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.fileWatcherType", "none"],
+        cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        bench = Bench(browser, url, reps, print)
+        context, page = bench.new_page()
+        page.goto(url)
+        _wait(page, H1_IS, "Hello")
+        context.close()
+        bench.first_load(url, "Hello", rows=(FLOOR[0][0], FLOOR[1][0]))
+        return {name: bench.times[name] for name, _ in FLOOR}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+        log.close()
+
+
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else math.nan
 
 
-def report(bench: Bench, context: dict[str, str], rss_mb: float, targets: dict) -> str:
+def _row(name: str, what: str, values: list[float], note: str, p50_target, p95_target) -> str:
+    if not values:
+        return f"| {name} | {what} | 0 | {note or 'n/a'} | | | |"
+    p50, p95 = _percentile(values, 50), _percentile(values, 95)
+    verdict = ""
+    if p50_target is not None and p95_target is not None:
+        ok = p50 <= p50_target and p95 <= p95_target
+        verdict = f"{'meets' if ok else 'misses'} p50 <= {p50_target:g} s, p95 <= {p95_target:g} s"
+    return f"| {name} | {what} | {len(values)} | {p50:.3f} | {p95:.3f} | {max(values):.3f} | {verdict} |"
+
+
+def report(bench: Bench, context: dict[str, str], rss_mb: float, targets: dict,
+           floor: dict[str, list[float]] | None = None) -> str:
     p50_target = targets.get("ui", {}).get("p50_s")
     p95_target = targets.get("ui", {}).get("p95_s")
-    lines = [
+    header = [
         "| interaction | what is timed | n | p50 s | p95 s | max s | target (full MNIST) |",
         "|---|---|---|---|---|---|---|",
     ]
+    lines = [*header]
     for name, what in INTERACTIONS:
-        values = bench.times[name]
-        if not values:
-            lines.append(f"| {name} | {what} | 0 | {bench.notes.get(name, 'n/a')} | | | |")
-            continue
-        p50, p95 = _percentile(values, 50), _percentile(values, 95)
-        verdict = ""
-        if p50_target is not None and p95_target is not None:
-            ok = p50 <= p50_target and p95 <= p95_target
-            verdict = f"{'meets' if ok else 'misses'} p50 <= {p50_target:g} s, p95 <= {p95_target:g} s"
-        lines.append(f"| {name} | {what} | {len(values)} | {p50:.3f} | {p95:.3f} | {max(values):.3f} | {verdict} |")
+        lines.append(_row(name, what, bench.times.get(name, []), bench.notes.get(name, ""), p50_target, p95_target))
     head = [f"- **{k}**: {v}" for k, v in context.items()]
-    return "\n".join([*head, "", *lines, "",
-                      f"Server resident memory (streamlit and its children) after visiting every page: **{rss_mb:.0f} MB**."])
+    out = [*head, "", *lines, "",
+           f"Server resident memory (streamlit and its children) after visiting every page: **{rss_mb:.0f} MB**."]
+    if floor:
+        out += ["", "Streamlit's own floor on this machine, measured the same way on a one-line app (`st.title`), "
+                    "same browser, same settings:", "", *header]
+        out += [_row(name, what, floor.get(name, []), "", p50_target, p95_target) for name, what in FLOOR]
+    return "\n".join(out)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -225,6 +335,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="trained models (default: $MODELS_DIR or models)")
     p.add_argument("--reps", type=int, default=10, help="repetitions per interaction (default 10)")
     p.add_argument("--out", help="also write the table (markdown) to this file")
+    p.add_argument("--no-floor", action="store_true", help="skip timing the one-line reference app")
     return p
 
 
@@ -287,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             context.close()
             print("measuring first page load ...", file=sys.stderr)
             bench.first_load()
+            print("measuring a new tab's first chart page ...", file=sys.stderr)
+            bench.first_chart_page()
             context, page = bench.new_page()
             page.goto(server.url)
             _wait(page, H1_IS, "MNIST handwritten digits")
@@ -305,6 +418,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {path.stem}: settled in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
             rss = _rss_mb(server.proc.pid)
             context.close()
+            server.stop()
+            floor = None
+            if not args.no_floor:
+                print("measuring Streamlit's floor (a one-line app) ...", file=sys.stderr)
+                with tempfile.TemporaryDirectory() as tmp:
+                    floor = measure_floor(browser, args.reps, Path(tmp))
             browser.close()
     finally:
         server.stop()
@@ -318,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         "load average (1/5/15 min) at start / end": f"{load0} / " + "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
         "repetitions": str(args.reps),
     }
-    text = report(bench, context_lines, rss, targets)
+    text = report(bench, context_lines, rss, targets, floor)
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")

@@ -9,7 +9,8 @@
   final estimator's ``coef_`` as ten 28x28 images, in the pipeline's (deskewed, 0-1) pixels.
 * :func:`nearest_training_digits`: the closest training digits in the model's own feature
   space (the pipeline's transform up to its final estimator: deskewed pixels, or deskewed PCA
-  components), via scikit-learn's ``NearestNeighbors``, built once per feature space and cached.
+  components), via scikit-learn's ``NearestNeighbors``, built once per feature space and cached;
+  :func:`prefetch_neighbour_index` builds it in a background thread ahead of the first question.
 * :func:`explain_digit` bundles the three; :func:`time_explanations` measures the time per
   model (``benchmarks/explain_bench.py`` prints it).
 """
@@ -17,9 +18,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +46,7 @@ __all__ = [
     "nearest_training_digits",
     "neighbour_index",
     "occlusion_map",
+    "prefetch_neighbour_index",
     "time_explanations",
 ]
 
@@ -227,8 +231,10 @@ class Neighbours:
 
 
 _INDEX: OrderedDict[str, NeighbourIndex] = OrderedDict()
+_BUILDING: dict[str, Future] = {}  # key -> the index being built now (by a page or in the background)
 _INDEX_LOCK = threading.Lock()
 _INDEX_SIZE = 8
+_PREFETCH: ThreadPoolExecutor | None = None
 
 
 def clear_neighbour_cache() -> None:
@@ -239,22 +245,62 @@ def clear_neighbour_cache() -> None:
 
 def neighbour_index(pipeline, X_train: np.ndarray, y_train: np.ndarray, *, data_key: str) -> NeighbourIndex:
     """The neighbour index of the training digits ``X_train`` (n, 784) in ``pipeline``'s feature
-    space; built once per (feature space, ``data_key``) and process, e.g. ``data.fingerprint``."""
+    space; built once per (feature space, ``data_key``) and process, e.g. ``data.fingerprint``.
+    When another thread is building the same index (e.g. :func:`prefetch_neighbour_index`),
+    waits for it instead of building it twice."""
     key = f"{_space_key(pipeline)}:{data_key}"
     with _INDEX_LOCK:
         hit = _INDEX.get(key)
         if hit is not None:
             _INDEX.move_to_end(key)
             return hit
-    start = time.perf_counter()
-    features = feature_transform(pipeline, X_train)
-    nn = NearestNeighbors(algorithm="brute").fit(features)
-    index = NeighbourIndex(key, nn, np.asarray(y_train), time.perf_counter() - start)
+        building = _BUILDING.get(key)
+        if building is None:
+            building = _BUILDING[key] = Future()
+            owner = True
+        else:
+            owner = False
+    if not owner:
+        return building.result()
+    try:
+        start = time.perf_counter()
+        features = feature_transform(pipeline, X_train)
+        nn = NearestNeighbors(algorithm="brute").fit(features)
+        index = NeighbourIndex(key, nn, np.asarray(y_train), time.perf_counter() - start)
+    except BaseException as exc:
+        with _INDEX_LOCK:
+            _BUILDING.pop(key, None)
+        building.set_exception(exc)
+        raise
     with _INDEX_LOCK:
         _INDEX[key] = index
         while len(_INDEX) > _INDEX_SIZE:
             _INDEX.popitem(last=False)
+        _BUILDING.pop(key, None)
+    building.set_result(index)
     return index
+
+
+def _lower_priority() -> None:
+    """Run this (background) thread at nice 10 where the OS allows it, so a user's clicks come first."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+
+
+def prefetch_neighbour_index(pipeline, X_train: np.ndarray, y_train: np.ndarray, *, data_key: str) -> Future:
+    """Start building :func:`neighbour_index` for ``pipeline`` in a background thread (one build
+    at a time, at low priority) and return its Future; a page asking for the index meanwhile
+    waits for this build. The dashboard calls it when it loads a model, so that the first
+    explanation does not pay for the index (seconds on full MNIST)."""
+    global _PREFETCH
+    with _INDEX_LOCK:
+        if _PREFETCH is None:
+            _PREFETCH = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neighbour-index",
+                                           initializer=_lower_priority)
+        executor = _PREFETCH
+    return executor.submit(neighbour_index, pipeline, X_train, y_train, data_key=data_key)
 
 
 def nearest_training_digits(pipeline, index: NeighbourIndex, pixels: np.ndarray, *, k: int = 8) -> Neighbours:

@@ -30,13 +30,11 @@ __all__ = [
     "zoom_range",
     "plot_accuracy_bars",
     "plot_accuracy_latency",
-    "plot_class_balance",
     "plot_confusion_matrix",
     "plot_f1_heatmap",
     "plot_pr_curve",
     "plot_roc_curve",
     "plot_threshold_curves",
-    "plot_top3_bars",
     "plot_training_curve",
 ]
 
@@ -179,26 +177,6 @@ def plot_confusion_matrix(
         range=[n - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1,
         constrain="domain", fixedrange=True,
     )
-    return fig
-
-
-# ----------------------------------------------------------------------- data
-
-
-def plot_class_balance(train_counts: Sequence[int], test_counts: Sequence[int]) -> go.Figure:
-    """Share of each digit in the training and test sets (grouped bars, hover shows counts)."""
-    fig = go.Figure()
-    for name, counts, color in (("train", train_counts, _BLUE), ("test", test_counts, _ORANGE)):
-        counts = np.asarray(counts, dtype=float)
-        total = counts.sum() or 1.0
-        fig.add_bar(
-            x=[str(d) for d in range(len(counts))], y=100 * counts / total, name=name, marker_color=color,
-            customdata=counts.astype(int),
-            hovertemplate=f"{name}: digit %{{x}}<br>%{{y:.1f}}% (%{{customdata:,}} digits)<extra></extra>",
-        )
-    _base_layout(fig, height=300, barmode="group", legend=dict(orientation="h", y=1.1, x=0))
-    fig.update_xaxes(title_text="digit", type="category")
-    fig.update_yaxes(title_text="% of split", rangemode="tozero")
     return fig
 
 
@@ -402,35 +380,4 @@ def plot_roc_curve(roc: pd.DataFrame, point: tuple[float, float], *, auc: float,
     x_range = [-0.002, max(0.05, 2 * float(point[0]))] if zoom else [0, 1.02]
     fig.update_xaxes(title_text="false-positive rate", range=x_range)
     fig.update_yaxes(title_text="true-positive rate (recall)", range=zoom_range([point[1]]) if zoom else [0, 1.02])
-    return fig
-
-
-# ---------------------------------------------------------------- prediction
-
-
-def plot_top3_bars(
-    digits: Sequence[int], scores: Sequence[float], *, score_kind: ScoreKind | str = ScoreKind.PROBABILITY,
-) -> go.Figure:
-    """A model's best digits as horizontal bars, best on top.
-
-    Probabilities are shown as percentages on a 0-100 axis; decision scores as raw values
-    (their scale differs between models) on an axis titled "decision score".
-    """
-    digits = [int(d) for d in digits]
-    scores = [float(s) for s in scores]
-    is_proba = ScoreKind(score_kind).is_probability
-    values = [100 * s for s in scores] if is_proba else scores
-    text = [f"{v:.1f}%" if is_proba else f"{v:.2f}" for v in values]
-    colors = [_BLUE] + ["#9ecae1"] * (len(digits) - 1)
-    fig = go.Figure(go.Bar(
-        x=values, y=[f"digit {d}" for d in digits], orientation="h", text=text, textposition="auto",
-        marker_color=colors, hovertemplate="%{y}: %{text}<extra></extra>",
-    ))
-    _base_layout(fig, height=150, showlegend=False)
-    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10))
-    fig.update_yaxes(autorange="reversed", automargin=True)
-    if is_proba:
-        fig.update_xaxes(range=[0, 100], title_text="probability %", title_standoff=2)
-    else:
-        fig.update_xaxes(title_text=str(ScoreKind.DECISION), title_standoff=2)
     return fig

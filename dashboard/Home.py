@@ -1,16 +1,19 @@
 """Home: what the app is, the data in use, which models are trained, and a Train button.
 
 Run with ``streamlit run dashboard/Home.py``; the other pages live in ``dashboard/pages/``.
+
+Home is the first page a user opens, so it shows no Plotly chart, data grid or highlighted code
+block: each would make the browser load megabytes of script before the page is complete
+(dashboard.html_views draws the class balance and the model table in plain HTML).
 """
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from core.catalog import MODELS
-from core.plots import plot_class_balance
 from dashboard import cache
 from dashboard.components import digit_gallery, require_data, setup_page, train_hint
+from dashboard.html_views import class_balance_html, table_html
 
 setup_page("Home", "🔢")
 st.title("MNIST handwritten digits: a classifier dashboard")
@@ -70,7 +73,7 @@ left, right = st.columns([1, 1], gap="large")
 with left:
     st.subheader("Class balance")
     counts = data.class_counts()
-    st.plotly_chart(plot_class_balance(counts["train"], counts["test"]), key="class_balance")
+    st.html(class_balance_html(counts["train"], counts["test"]))
 with right:
     st.subheader("Sample test digits")
     rng = np.random.default_rng(0)
@@ -106,13 +109,7 @@ for status in statuses:
         "options": summary["options"],
         "trained at": model.record.trained_at[:19].replace("T", " ") + " UTC",
     })
-st.dataframe(
-    pd.DataFrame(rows), hide_index=True, key="model_status",
-    column_config={
-        "accuracy %": st.column_config.NumberColumn(format="%.2f"),
-        "fit s": st.column_config.NumberColumn(format="%.1f"),
-    },
-)
+st.html(table_html(rows, formats={"accuracy %": "{:.2f}", "fit s": "{:.1f}"}))
 st.caption(f"Models folder: `{cache.models_path()}` (set `MODELS_DIR` to use another).")
 
 # ----------------------------------------------------------------- how to switch
@@ -132,14 +129,9 @@ The dashboard reads these environment variables (set them before `streamlit run`
 
 Models are cached per data set, so after switching, train them once for the new data:
 
-```bash
-# full MNIST from IDX files
-MNIST_DIR=/path/to/mnist python -m core train
-MNIST_DIR=/path/to/mnist streamlit run dashboard/Home.py
-
-# the offline sample
-python -m core train --source sample
-MNIST_SOURCE=sample streamlit run dashboard/Home.py
-```
+* full MNIST from IDX files: `MNIST_DIR=/path/to/mnist python -m core train`, then
+  `MNIST_DIR=/path/to/mnist streamlit run dashboard/Home.py`;
+* the offline sample: `python -m core train --source sample`, then
+  `MNIST_SOURCE=sample streamlit run dashboard/Home.py`.
 """
     )

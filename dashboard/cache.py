@@ -38,6 +38,7 @@ from core.evaluation import (
     summary_row,
     training_curve,
 )
+from core.explain import prefetch_neighbour_index
 from core.jobs import Job, JobRunner
 from core.progress import reporting
 from core.settings import Settings
@@ -161,6 +162,9 @@ def _load_model(folder: str, name: str, key: str, sha256: str, data: MnistData, 
     model = _store_at(folder, data, notes.append).load(_record)
     if model is None:
         raise _LoadFailed(tuple(notes) or (f"the saved {name} model is gone; train it again.",))
+    # Once per loaded artifact: build its nearest-neighbour index in the background now, so
+    # that opening the Digit inspector (or an explanation) later does not wait for it.
+    prefetch_neighbour_index(model.pipeline, data.X_train, data.y_train, data_key=data.fingerprint)
     return model
 
 

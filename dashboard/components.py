@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -81,11 +83,50 @@ _HISTORY_JS = """<script>
 </script>"""
 
 
+#: Streamlit's lazily loaded element code that our pages need: Plotly (4.7 MB) and the data grid.
+PREFETCH_CHUNKS = ("PlotlyChart", "DataFrame")
+
+
+def chunk_files(names: Sequence[str] = PREFETCH_CHUNKS) -> list[str]:
+    """File names of Streamlit's own script chunks ``names`` (e.g. ``PlotlyChart.D9Z0_fxz.js``)
+    in the installed Streamlit; a name missing from this version is skipped."""
+    folder = Path(st.__file__).parent / "static" / "static" / "js"
+    found = []
+    for name in names:
+        hits = sorted(folder.glob(f"{name}.*.js"))
+        if len(hits) == 1:
+            found.append(hits[0].name)
+    return found
+
+
+# A tab's first chart evaluates Plotly's 4.7 MB module: 0.7 s of the browser's main thread on
+# this project's 2-core machine (docs/ui-benchmark.md). Streamlit loads that code only when a
+# chart appears, so the first page with a chart paid for it. This script imports the chunks
+# (the same URLs Streamlit's own loader uses, next to its index script) once per tab when
+# the browser is idle after the page has rendered, so it is ready by the user's next click.
+_PREFETCH_JS = """<script>
+(() => {
+  if (window.__chunksPrefetched) return;
+  window.__chunksPrefetched = true;
+  const files = %s;
+  const main = document.querySelector('script[type="module"][src*="/static/js/index."]');
+  if (!main || !files.length) return;
+  const idle = window.requestIdleCallback || ((f) => setTimeout(f, 300));
+  const next = (k) => {
+    if (k >= files.length) return;
+    idle(() => import(new URL(files[k], main.src).href).catch(() => {}).finally(() => next(k + 1)), {timeout: 2000});
+  };
+  setTimeout(() => next(0), 200);
+})();
+</script>"""
+
+
 def setup_page(title: str, icon: str) -> None:
     """``st.set_page_config`` with the app's defaults (wide layout, tab title from :data:`TAB_TITLE`),
-    and one browser-history entry per page visit (see ``_HISTORY_JS``)."""
+    one browser-history entry per page visit (see ``_HISTORY_JS``), and the chart code
+    prefetched when the browser is idle (see ``_PREFETCH_JS``)."""
     st.set_page_config(page_title=TAB_TITLE.format(title=title), page_icon=icon, layout="wide")
-    st.html(_HISTORY_JS, unsafe_allow_javascript=True)
+    st.html(_HISTORY_JS + _PREFETCH_JS % json.dumps(chunk_files()), unsafe_allow_javascript=True)
 
 
 # ----------------------------------------------------------------------- URL

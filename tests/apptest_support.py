@@ -3,8 +3,11 @@ that a run showed no exception or error, and count gallery tiles."""
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,3 +34,21 @@ def assert_clean(at: AppTest) -> None:
 def tiles(at: AppTest) -> int:
     """Digit tiles in all st.html blocks (each gallery item is a div.digit-tile)."""
     return sum(el.proto.body.count('class="digit-tile"') for el in at.get("html"))
+
+
+def html_tables(at: AppTest) -> list[pd.DataFrame]:
+    """Every ``table.plain`` (dashboard.html_views.table_html) the run showed, as data frames
+    (cells unescaped; columns that are all numbers or blank become floats)."""
+    frames = []
+    for el in at.get("html"):
+        for table in re.findall(r'<table class="plain">(.*?)</table>', el.proto.body, re.S):
+            head = [html.unescape(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", table, re.S)]
+            rows = [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+                    for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1], re.S)]
+            frame = pd.DataFrame(rows, columns=head)
+            for column in frame.columns:
+                numbers = pd.to_numeric(frame[column].replace("", None), errors="coerce")
+                if numbers.notna().sum() == (frame[column] != "").sum() and numbers.notna().any():
+                    frame[column] = numbers
+            frames.append(frame)
+    return frames

@@ -15,6 +15,7 @@ from core.explain import (
     nearest_training_digits,
     neighbour_index,
     occlusion_map,
+    prefetch_neighbour_index,
 )
 
 
@@ -82,6 +83,27 @@ def test_nearest_neighbours_of_a_training_digit_include_itself(name, sample_mode
         np.testing.assert_array_equal(nb.labels, sample_data.y_train[nb.indices])
     assert neighbour_index(pipeline, sample_data.X_train, sample_data.y_train, data_key=sample_data.fingerprint) is index
     assert index.nn.n_features_in_ == feature_transform(pipeline, sample_data.X_train[:1]).shape[1]
+
+
+def test_prefetched_index_is_built_once_and_shared(sample_models, sample_data):
+    """A background prefetch and pages asking at the same time get one index, built once."""
+    import threading
+
+    pipeline = sample_models["svc_ovr"].pipeline
+    key = f"prefetch-test-{id(object())}"  # a data key no other test uses: a cold build
+    future = prefetch_neighbour_index(pipeline, sample_data.X_train, sample_data.y_train, data_key=key)
+    got = []
+    askers = [threading.Thread(target=lambda: got.append(
+        neighbour_index(pipeline, sample_data.X_train, sample_data.y_train, data_key=key))) for _ in range(3)]
+    for t in askers:
+        t.start()
+    for t in askers:
+        t.join(timeout=60)
+    index = future.result(timeout=60)
+    assert len(got) == 3 and all(g is index for g in got)
+    assert neighbour_index(pipeline, sample_data.X_train, sample_data.y_train, data_key=key) is index
+    nb = nearest_training_digits(pipeline, index, sample_data.X_train[7], k=3)
+    assert 7 in nb.indices
 
 
 def test_explain_digit_bundles_everything(sample_models, sample_data):

@@ -52,3 +52,26 @@ def test_trust_page_renders(env, sample_models, sample_data):
     at.slider(key="trust_share").set_value(5.0).run()
     assert_clean(at)
     assert tiles(at) == 40  # 50 handed over, 40 per gallery page
+
+
+def test_loading_the_models_starts_their_neighbour_indexes(env, sample_data, sample_models):
+    """Opening any page loads the trained models; each load also builds the model's nearest-
+    neighbour index in the background, so the Digit inspector's first visit does not wait."""
+    import time
+
+    import streamlit as st
+
+    from core import explain
+
+    st.cache_resource.clear()  # the models load afresh in this test (AppTest shares the process cache)
+    explain.clear_neighbour_cache()
+    assert_clean(run_page(None))  # Home
+    keys = {f"{explain._space_key(m.pipeline)}:{sample_data.fingerprint}" for m in sample_models.values()}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # built by the background worker, not by this test
+        with explain._INDEX_LOCK:
+            built = set(explain._INDEX)
+        if keys <= built:
+            break
+        time.sleep(0.2)
+    assert keys <= built, keys - built

@@ -5,14 +5,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from core.catalog import ScoreKind
 from core.evaluation import (
     binary_analysis,
     classification_table,
     confusion,
     summary_row,
     threshold_metrics,
-    top_k,
     training_curve,
 )
 from core.plots import (
@@ -23,13 +21,11 @@ from core.plots import (
     percent_label,
     plot_accuracy_bars,
     plot_accuracy_latency,
-    plot_class_balance,
     plot_confusion_matrix,
     plot_f1_heatmap,
     plot_pr_curve,
     plot_roc_curve,
     plot_threshold_curves,
-    plot_top3_bars,
     plot_training_curve,
 )
 
@@ -90,15 +86,6 @@ def test_confusion_matrix_rejects_bad_input():
         plot_confusion_matrix(np.zeros((10, 10)), mode="bogus")
     with pytest.raises(ValueError, match="square"):
         plot_confusion_matrix(np.zeros((10, 9)))
-
-
-def test_class_balance_shows_shares_per_split(sample_data):
-    counts = sample_data.class_counts()
-    fig = plot_class_balance(counts["train"], counts["test"])
-    train, test = fig.data
-    assert [t.name for t in fig.data] == ["train", "test"]
-    np.testing.assert_allclose(np.asarray(train.y), 100 * counts["train"] / counts["train"].sum())
-    np.testing.assert_array_equal(np.asarray(test.customdata), counts["test"])
 
 
 def test_accuracy_bars_sorted_with_intervals(summaries):
@@ -170,20 +157,6 @@ def test_long_curves_are_thinned_keeping_the_ends():
     assert len(thin) <= 2000
     assert thin["threshold"].iloc[0] == 0 and thin["threshold"].iloc[-1] == 1
     assert len(plot_threshold_curves(frame, 0.5).data[0].x) <= 2000
-
-
-def test_top3_bars_probabilities_and_scores(sample_models, preds, sample_data):
-    digits, scores = top_k(preds["mlp"].scores[:1])
-    fig = plot_top3_bars(digits[0], scores[0], score_kind=ScoreKind.PROBABILITY)
-    (bar,) = fig.data
-    assert list(bar.y) == [f"digit {d}" for d in digits[0]]
-    np.testing.assert_allclose(bar.x, 100 * scores[0])
-    assert fig.layout.xaxis.range == (0, 100)
-
-    digits, scores = top_k(preds["svc_ovo"].scores[:1])
-    fig = plot_top3_bars(digits[0], scores[0], score_kind=ScoreKind.DECISION)
-    np.testing.assert_allclose(fig.data[0].x, scores[0])
-    assert fig.layout.xaxis.title.text == "decision score"
 
 
 # ------------------------------------------------------------ honest numbers (issue 9)

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from apptest_support import html_tables
 from conftest import MarkerPayload
 
 from core.cli import main
@@ -302,7 +303,7 @@ def test_app_sees_a_model_again_after_the_cli_retrains_the_same_bytes(sample_mod
     assert hashlib.sha256(joblib_path.read_bytes()).hexdigest() == sha  # the same bytes again
     at = AppTest.from_file(str(ROOT / "dashboard" / "Home.py"), default_timeout=120).run()
     assert not at.exception
-    status = at.dataframe[0].value
+    (status,) = html_tables(at)
     assert set(status["status"]) == {"trained"}, status
 
 

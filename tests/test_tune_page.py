@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from apptest_support import html_tables
 from streamlit.testing.v1 import AppTest
 
 from core.training import latest_record
@@ -60,7 +61,7 @@ def test_tune_page_search_train_best_and_cv(env, sample_data):
 
     # the variant (with its options) is what the other pages use
     home = clean(AppTest.from_file(HOME, default_timeout=180).run())
-    shown = "".join(str(df.value.to_dict()) for df in home.dataframe)
+    shown = "".join(str(df.to_dict()) for df in html_tables(home))
     assert "pca=20" in shown, shown
 
     at.text_input(key="tune_knn_n_neighbors").set_value("one")

@@ -177,9 +177,7 @@ def test_drawn_digits_get_predictions(page, server, sample_models):
         answers[digit] = _prediction(page)
         assert answers[digit] is not None and answers[digit].isdigit(), answers
         assert page.locator('[data-testid="stImage"]').count() >= 1  # the 28x28 image the models see
-        assert page.get_by_text(re.compile(r"^(top-3 probabilities|top-3 decision scores)")).count() == len(
-            sample_models
-        )
+        assert page.locator(".answer-card").count() == len(sample_models)  # one card per model
         assert no_exception_shown(page)
         page.get_by_role("button", name=re.compile("Clear")).click()
         settle(page)
@@ -225,3 +223,20 @@ def test_several_sessions_at_once_share_the_models(browser, server, sample_model
             c.close()
     assert {p.name: p.stat().st_mtime_ns for p in folder.glob("*.joblib")} == before  # nothing retrained
     assert "Traceback" not in server.log()[log_start:]
+
+LOADED_CHUNKS_JS = """() => performance.getEntriesByType('resource').map(r => r.name.split('/').pop().split('.')[0])"""
+
+
+def test_home_prefetches_the_chart_code_while_idle(page, server, sample_models):
+    """Home draws no chart, yet once the browser is idle the tab has imported Streamlit's Plotly
+    and data-grid code, so the first page with charts does not wait for 0.7 s of script
+    evaluation (docs/ui-benchmark.md); the first chart page then draws with no error."""
+    open_app_page(page, server.url, title="MNIST handwritten digits")
+    assert page.locator(".js-plotly-plot").count() == 0 and page.locator('[data-testid="stDataFrame"]').count() == 0
+    page.wait_for_function(f"() => ({LOADED_CHUNKS_JS})().includes('PlotlyChart') && ({LOADED_CHUNKS_JS})().includes('DataFrame')",
+                           timeout=30_000)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Leaderboard").first.click()
+    page.locator("h1", has_text="Leaderboard").first.wait_for()
+    settle(page)
+    expect(page.locator(".js-plotly-plot")).to_have_count(4)
+    assert no_exception_shown(page)
