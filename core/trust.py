@@ -181,7 +181,7 @@ INK_STATS = ("height", "width", "ink")
 def ink_statistics(X: np.ndarray) -> pd.DataFrame:
     """Per digit (n, 784): ``height`` and ``width`` of the ink's bounding box (pixels above 25%
     of 255), ``ink`` (total ink / 255, in full pixels) and ``fill`` (ink / box area)."""
-    imgs = np.asarray(X, dtype=np.float64).reshape(-1, 28, 28)
+    imgs = np.asarray(X).reshape(-1, 28, 28)  # no float copy: 60,000 digits as float64 are 376 MB (1 s)
     mask = imgs > 64
     rows, cols = mask.any(axis=2), mask.any(axis=1)
 
@@ -191,7 +191,7 @@ def ink_statistics(X: np.ndarray) -> pd.DataFrame:
         return (hi - lo + 1).astype(float)
 
     height, width = extent(rows), extent(cols)
-    ink = imgs.sum(axis=(1, 2)) / 255.0
+    ink = imgs.sum(axis=(1, 2), dtype=np.float64) / 255.0
     fill = ink / np.maximum(height * width, 1.0)
     return pd.DataFrame({"height": height, "width": width, "ink": ink, "fill": fill})
 

@@ -47,6 +47,9 @@ st.title("Draw a digit")
 data = require_data()
 # most accurate first: the first row of predict_digit is the best model's answer
 ranked = [m for m, _ in ranked_models(data)]
+# What the verdict compares a drawing with, ready before the first stroke (cached per data and models).
+thresholds = load_thresholds(tuple(ranked), data)
+ink_reference = load_ink_reference(data)
 
 CANVAS_FIX = """
 <script>
@@ -160,8 +163,7 @@ with seen_col:
 
 answers = predict_digit(ranked, digit.pixels)
 best = answers.iloc[0]
-decision = verdict(answers, thresholds=load_thresholds(tuple(ranked), data), pixels=digit.pixels,
-                   ink_reference=load_ink_reference(data))
+decision = verdict(answers, thresholds=thresholds, pixels=digit.pixels, ink_reference=ink_reference)
 st.header(decision.headline)
 st.caption(
     f"{best['label']}, the most accurate trained model ({100 * cache.load_accuracy(ranked[0], data):.1f}% on the "
