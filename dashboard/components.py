@@ -9,6 +9,7 @@ each holding a 28x28 PNG (base64, scaled up in the browser with nearest-neighbou
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import json
@@ -87,7 +88,8 @@ _HISTORY_JS = """<script>
 PREFETCH_CHUNKS = ("PlotlyChart", "DataFrame")
 
 
-def chunk_files(names: Sequence[str] = PREFETCH_CHUNKS) -> list[str]:
+@functools.cache
+def chunk_files(names: tuple[str, ...] = PREFETCH_CHUNKS) -> tuple[str, ...]:
     """File names of Streamlit's own script chunks ``names`` (e.g. ``PlotlyChart.D9Z0_fxz.js``)
     in the installed Streamlit; a name missing from this version is skipped."""
     folder = Path(st.__file__).parent / "static" / "static" / "js"
@@ -96,7 +98,7 @@ def chunk_files(names: Sequence[str] = PREFETCH_CHUNKS) -> list[str]:
         hits = sorted(folder.glob(f"{name}.*.js"))
         if len(hits) == 1:
             found.append(hits[0].name)
-    return found
+    return tuple(found)
 
 
 # A tab's first chart evaluates Plotly's 4.7 MB module: 0.7 s of the browser's main thread on
@@ -126,7 +128,7 @@ def setup_page(title: str, icon: str) -> None:
     one browser-history entry per page visit (see ``_HISTORY_JS``), and the chart code
     prefetched when the browser is idle (see ``_PREFETCH_JS``)."""
     st.set_page_config(page_title=TAB_TITLE.format(title=title), page_icon=icon, layout="wide")
-    st.html(_HISTORY_JS + _PREFETCH_JS % json.dumps(chunk_files()), unsafe_allow_javascript=True)
+    st.html(_HISTORY_JS + _PREFETCH_JS % json.dumps(list(chunk_files())), unsafe_allow_javascript=True)
 
 
 # ----------------------------------------------------------------------- URL

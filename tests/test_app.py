@@ -393,3 +393,17 @@ def test_streamlit_skips_the_full_gc_after_every_run():
     value, where = out.stdout.split(maxsplit=1)
     assert value == "False", out.stdout
     assert where.strip() == str(ROOT / ".streamlit" / "config.toml")
+
+
+def test_the_chart_code_to_prefetch_is_found_in_the_installed_streamlit():
+    """setup_page prefetches Streamlit's Plotly and data-grid chunks by file name; a Streamlit
+    upgrade that renames them must fail here, not silently drop the prefetch."""
+    from pathlib import Path
+
+    import streamlit as st
+
+    from dashboard.components import chunk_files
+
+    files = chunk_files()
+    assert [f.split(".")[0] for f in files] == ["PlotlyChart", "DataFrame"]
+    assert all((Path(st.__file__).parent / "static" / "static" / "js" / f).is_file() for f in files)
