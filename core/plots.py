@@ -53,8 +53,9 @@ CONFUSION_MODES: dict[str, str] = {
 CONFUSION_CONFIG: dict = {"doubleClickDelay": 50, "displayModeBar": False, "scrollZoom": False}
 
 _ACCENT = "#d62728"
-_BLUE = "#1f77b4"
-_ORANGE = "#ff7f0e"
+#: The two series colours of every chart, also used by the dashboard's HTML views.
+BLUE = "#1f77b4"
+ORANGE = "#ff7f0e"
 _FONT = dict(size=13)
 _MAX_CURVE_POINTS = 2000
 
@@ -204,7 +205,7 @@ def plot_accuracy_bars(summary: pd.DataFrame, *, n_test: int | None = None) -> g
     # whisker or sit left of a truncated axis
     names = [f"{label}  <b>{100 * a:.2f}%</b>" for label, a in zip(frame["label"], acc)]
     fig = go.Figure(go.Bar(
-        x=100 * acc, y=names, orientation="h", marker_color=_BLUE,
+        x=100 * acc, y=names, orientation="h", marker_color=BLUE,
         customdata=frame["label"],
         error_x=dict(type="data", array=100 * 1.96 * se, color="#555", thickness=1.2) if se is not None else None,
         hovertemplate="%{customdata}: %{x:.2f}%<extra></extra>",
@@ -289,14 +290,14 @@ def plot_training_curve(curve: pd.DataFrame, *, label: str = "MLP") -> go.Figure
     """
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Scatter(x=curve["epoch"], y=curve["loss"], name="training loss", mode="lines+markers",
-                             line=dict(color=_BLUE)), secondary_y=False)
+                             line=dict(color=BLUE)), secondary_y=False)
     _base_layout(fig, height=360, title=f"{label}: training curve", legend=dict(orientation="h", y=-0.2, x=0))
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="loss", secondary_y=False)
     if curve["validation_score"].notna().any():
         acc = 100 * curve["validation_score"].astype(float)
         fig.add_trace(go.Scatter(x=curve["epoch"], y=acc, name="validation accuracy %",
-                                 mode="lines+markers", line=dict(color=_ORANGE)), secondary_y=True)
+                                 mode="lines+markers", line=dict(color=ORANGE)), secondary_y=True)
         # explicit ticks: a 3-point range with whole-number labels read "99, 98, 97, 97, 96"
         values, labels = nice_ticks(acc.min(), acc.max())
         fig.update_yaxes(title_text="validation accuracy %", secondary_y=True, showgrid=False,
@@ -331,8 +332,8 @@ def plot_threshold_curves(
     """
     pr = downsample_curve(pr)
     fig = go.Figure()
-    fig.add_scatter(x=pr["threshold"], y=pr["precision"], name="precision", mode="lines", line=dict(color=_BLUE, width=2))
-    fig.add_scatter(x=pr["threshold"], y=pr["recall"], name="recall", mode="lines", line=dict(color=_ORANGE, width=2))
+    fig.add_scatter(x=pr["threshold"], y=pr["precision"], name="precision", mode="lines", line=dict(color=BLUE, width=2))
+    fig.add_scatter(x=pr["threshold"], y=pr["recall"], name="recall", mode="lines", line=dict(color=ORANGE, width=2))
     fig.add_vline(x=float(threshold), line=dict(color=_ACCENT, dash="dash", width=2))
     fig.add_annotation(x=float(threshold), y=1.04, yref="y", text=f"threshold {threshold:.3g}", showarrow=False,
                        font=dict(color=_ACCENT), xanchor="left")
@@ -353,7 +354,7 @@ def plot_pr_curve(
     pr = downsample_curve(pr)
     name = "PR curve" + (f" (AP {average_precision:.3f})" if average_precision is not None else "")
     fig = go.Figure()
-    fig.add_scatter(x=pr["recall"], y=pr["precision"], mode="lines", name=name, line=dict(color=_BLUE, width=2),
+    fig.add_scatter(x=pr["recall"], y=pr["precision"], mode="lines", name=name, line=dict(color=BLUE, width=2),
                     hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>")
     fig.add_scatter(x=[point[0]], y=[point[1]], mode="markers", name="current threshold",
                     marker=dict(color=_ACCENT, size=12, symbol="circle"),
@@ -371,7 +372,7 @@ def plot_roc_curve(roc: pd.DataFrame, point: tuple[float, float], *, auc: float,
     roc = downsample_curve(roc)
     fig = go.Figure()
     fig.add_scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name=f"ROC (AUC {auc:.4f})",
-                    line=dict(color=_BLUE, width=2), hovertemplate="FPR %{x:.4f}<br>TPR %{y:.3f}<extra></extra>")
+                    line=dict(color=BLUE, width=2), hovertemplate="FPR %{x:.4f}<br>TPR %{y:.3f}<extra></extra>")
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(color="#999", dash="dot"), hoverinfo="skip")
     fig.add_scatter(x=[point[0]], y=[point[1]], mode="markers", name="current threshold",
                     marker=dict(color=_ACCENT, size=12),

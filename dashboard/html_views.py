@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 
 from core.catalog import ScoreKind
+from core.plots import BLUE, ORANGE
 from dashboard.components import score_label
 
 __all__ = ["answer_cards_html", "class_balance_html", "table_html"]
 
-_BLUE, _LIGHT, _ORANGE = "#1f77b4", "#9ecae1", "#ff7f0e"
+_LIGHT_BLUE = "#9ecae1"  # the runners-up
 
 _CARDS_CSS = """
 <style>
@@ -62,7 +63,7 @@ def answer_cards_html(answers: pd.DataFrame) -> str:
             kind = "top-3 decision scores (not probabilities)"
         rows = []
         for k, (digit, score, width) in enumerate(zip(row.top_digits, scores, widths)):
-            colour = _BLUE if k == 0 else _LIGHT
+            colour = BLUE if k == 0 else _LIGHT_BLUE
             rows.append(
                 f'<div class="answer-row"><span>digit {int(digit)}</span>'
                 f'<div class="bar"><div style="width:{width:.1f}%;background:{colour}"></div></div>'
@@ -103,13 +104,13 @@ def class_balance_html(train_counts: Sequence[int], test_counts: Sequence[int]) 
     for digit, (a, b, na, nb) in enumerate(zip(share_train, share_test, train, test)):
         parts.append(
             f'<span>{digit}</span><div class="bars" title="digit {digit}: {100 * a:.1f}% of training, {100 * b:.1f}% of test">'
-            f'<div style="width:{100 * a / top:.1f}%;background:{_BLUE}"></div>'
-            f'<div style="width:{100 * b / top:.1f}%;background:{_ORANGE}"></div></div>'
+            f'<div style="width:{100 * a / top:.1f}%;background:{BLUE}"></div>'
+            f'<div style="width:{100 * b / top:.1f}%;background:{ORANGE}"></div></div>'
             f'<span class="n">{int(na):,}<br>{int(nb):,}</span>'
         )
     parts.append("</div>")
-    parts.append(f'<div class="balance-key"><span style="background:{_BLUE}"></span>training'
-                 f'<span style="background:{_ORANGE}"></span>test (bars: share of each set)</div>')
+    parts.append(f'<div class="balance-key"><span style="background:{BLUE}"></span>training'
+                 f'<span style="background:{ORANGE}"></span>test (bars: share of each set)</div>')
     return "".join(parts)
 
 
