@@ -2,7 +2,8 @@
 
 Prints the expected calibration error (or ``n/a: decision scores`` for models without
 probabilities), then the accuracy on the digits kept at 100, 99, 98 and 95% coverage, e.g.
-``coverage 95%: accuracy 99.87% (abstains on 500 digits)``. Trains nothing.
+``coverage 95%: accuracy 99.87% (abstains on 500 digits)``. With ``--calibrate [METHOD]`` it also
+prints the ECE after out-of-fold calibration (core.trust.calibrate_out_of_fold). Trains nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from core.training import (
     models_dir,
     options_of,
 )
-from core.trust import COVERAGES, abstention_curve, expected_calibration_error
+from core.trust import CALIBRATION_METHODS, COVERAGES, abstention_curve, calibrate_out_of_fold, expected_calibration_error
 
 NAME = "trust"
 HELP = "print a trained model's calibration error and its accuracy when it abstains on its least confident digits"
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from core.cli import add_data_arguments
 
     parser.add_argument("model", metavar="MODEL", help=f"a trained catalog model: {', '.join(MODEL_NAMES)}")
+    parser.add_argument("--calibrate", metavar="METHOD", nargs="?", const="temperature", choices=CALIBRATION_METHODS,
+                        help="also calibrate the test predictions out of fold and print the ECE after "
+                             f"({', '.join(CALIBRATION_METHODS)}; default temperature)")
     add_data_arguments(parser)
 
 
@@ -47,12 +51,17 @@ def trained_model_and_predictions(name: str, data, models_path) -> tuple[Trained
     return model, predict_test(model, data)
 
 
-def format_report(preds: TestPredictions) -> list[str]:
-    """The CLI's lines: the ECE, then one line per coverage in :data:`core.trust.COVERAGES`."""
+def format_report(preds: TestPredictions, *, calibrate: str | None = None) -> list[str]:
+    """The CLI's lines: the ECE (and with ``calibrate``, the ECE after out-of-fold calibration
+    with that method), then one line per coverage in :data:`core.trust.COVERAGES`."""
     if ScoreKind(preds.score_kind).is_probability:
         lines = [f"expected calibration error: {100 * expected_calibration_error(preds.y_true, preds.scores):.2f}%"]
     else:
         lines = ["expected calibration error: n/a: decision scores"]
+    if calibrate:
+        cal = calibrate_out_of_fold(preds, method=calibrate)
+        lines.append(f"calibrated ({calibrate}, {cal.folds}-fold on the test digits): expected calibration error "
+                     f"{100 * cal.after.ece:.2f}%, accuracy {100 * cal.accuracy_after:.2f}%")
     curve = abstention_curve(preds, coverages=list(COVERAGES))
     for row in curve.itertuples(index=False):
         lines.append(f"coverage {100 * row.coverage:.0f}%: accuracy {100 * row.accuracy:.2f}% "
@@ -68,6 +77,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from exc
     model, preds = trained_model_and_predictions(args.model, data, args.models_dir)
     print(f"{model.record.label} on {data.description}: accuracy {100 * accuracy(preds):.2f}%")
-    for line in format_report(preds):
+    for line in format_report(preds, calibrate=args.calibrate):
         print(line)
     return 0

@@ -27,10 +27,7 @@ import pandas as pd
 from cleanlab.filter import find_label_issues
 from cleanlab.rank import get_label_quality_scores
 from filelock import FileLock
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.model_selection import StratifiedKFold
 
 from core.catalog import build_pipeline, get_spec
 from core.errors import OptionsError
@@ -38,11 +35,11 @@ from core.evaluation import TestPredictions
 from core.fileio import atomic_write_bytes
 from core.progress import report
 from core.training import models_dir
+from core.trust import calibrated_probabilities
 
 __all__ = [
     "SUSPECT_COLUMNS",
     "apply_corrections",
-    "calibrated_probabilities",
     "clear_mark",
     "combined_probabilities",
     "load_marks",
@@ -64,15 +61,6 @@ def _check_same_test(preds: Mapping[str, TestPredictions]) -> np.ndarray:
         if len(p.y_true) != len(first) or not np.array_equal(p.y_true, first):
             raise OptionsError(f"model {name!r} was evaluated on other test digits than the rest; retrain it on this data.")
     return np.asarray(first, dtype=np.int64)
-
-
-def calibrated_probabilities(scores: np.ndarray, labels: np.ndarray, *, folds: int = 5, random_state: int = 0) -> np.ndarray:
-    """Probabilities (n, 10) from decision scores (n, 10): a multinomial logistic regression
-    on the standardised scores, each digit predicted by a fit on the other ``folds - 1`` folds."""
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
-    calibrator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
-    probs = cross_val_predict(calibrator, np.asarray(scores, dtype=np.float64), labels, cv=cv, method="predict_proba")
-    return np.asarray(probs, dtype=np.float64)
 
 
 def combined_probabilities(

@@ -6,6 +6,9 @@
 * :func:`calibrate`: scikit-learn's ``CalibratedClassifierCV`` around an already fitted
   pipeline (``FrozenEstimator``: scikit-learn 1.9 has no ``cv="prefit"`` any more), fitted on
   held-out digits the model was not trained on; it turns decision scores into probabilities.
+* :func:`calibrate_out_of_fold`: calibration measured on the saved test predictions alone:
+  ``CalibratedClassifierCV`` (temperature scaling by default) fitted on the other folds of the
+  test digits for each digit; the reliability and ECE before and after.
 * :func:`confidence`: a model's confidence per digit: the top probability, or for decision
   scores the margin between the two best scores (not a probability).
 * :func:`abstention_curve` / :func:`hand_over`: accuracy on the digits a model keeps when it
@@ -20,22 +23,32 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from core.catalog import ScoreKind
+from core.errors import OptionsError
 from core.evaluation import TestPredictions
 
 __all__ = [
     "AGREEMENT",
+    "CALIBRATION_METHODS",
     "COVERAGES",
     "HEDGE_SHARE",
     "HandOver",
     "InkReference",
+    "Calibrated",
     "Reliability",
     "Verdict",
     "abstention_curve",
     "calibrate",
+    "calibrate_out_of_fold",
+    "calibrated_probabilities",
     "confidence",
     "confidence_threshold",
     "expected_calibration_error",
@@ -105,6 +118,93 @@ def calibrate(pipeline, X_holdout: np.ndarray, y_holdout: np.ndarray, *, method:
     if method not in ("sigmoid", "isotonic"):
         raise ValueError(f"method={method!r}; use 'sigmoid' or 'isotonic'.")
     return CalibratedClassifierCV(FrozenEstimator(pipeline), method=method).fit(X_holdout, y_holdout)
+
+
+def calibrated_probabilities(scores: np.ndarray, labels: np.ndarray, *, folds: int = 5, random_state: int = 0) -> np.ndarray:
+    """Probabilities (n, 10) from scores (n, 10): a multinomial logistic regression on the
+    standardised scores, each digit predicted by a fit on the other ``folds - 1`` folds, so no
+    digit's probabilities were fitted on its own label."""
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    calibrator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    probs = cross_val_predict(calibrator, np.asarray(scores, dtype=np.float64), labels, cv=cv, method="predict_proba")
+    return np.asarray(probs, dtype=np.float64)
+
+
+class _GivenProbabilities(ClassifierMixin, BaseEstimator):
+    """A stand-in classifier whose input X is already a model's probabilities (n, 10), so that
+    scikit-learn's calibrators can work on saved test predictions without predicting again."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.asarray(X, dtype=np.float64)
+
+    def predict(self, X):
+        return self.classes_[np.asarray(X).argmax(axis=1)]
+
+
+class _GivenScores(_GivenProbabilities):
+    """The same for decision scores (n, 10): the calibrator sees them as ``decision_function``."""
+
+    predict_proba = None  # type: ignore[assignment]
+
+    def decision_function(self, X):
+        return np.asarray(X, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """A model's test digits with out-of-fold calibrated probabilities ``proba`` (n, 10);
+    ``before`` is the model's own reliability (None for decision scores, which are not
+    probabilities), ``after`` the calibrated one; top-label accuracies before and after."""
+
+    proba: np.ndarray
+    before: Reliability | None
+    after: Reliability
+    accuracy_before: float
+    accuracy_after: float
+    method: str
+    folds: int
+
+
+CALIBRATION_METHODS = ("temperature", "sigmoid", "isotonic")
+
+
+def calibrate_out_of_fold(
+    preds: TestPredictions, *, method: str = "temperature", folds: int = 5, random_state: int = 0
+) -> Calibrated:
+    """Calibrate a model's saved test predictions ``preds`` without a separate calibration set:
+    scikit-learn's ``CalibratedClassifierCV(method=...)`` around the frozen scores, fitted on
+    ``folds - 1`` stratified folds of the test digits and applied to the remaining one, so no
+    digit is calibrated with its own label. ``"temperature"`` (one parameter, the default) keeps
+    every answer and changes only the confidence; ``"sigmoid"``/``"isotonic"`` (one-vs-rest) may
+    change answers. Raises OptionsError for an unknown method or too few digits per class."""
+    if method not in CALIBRATION_METHODS:
+        raise OptionsError(f"method={method!r}; use one of {', '.join(CALIBRATION_METHODS)}.")
+    y = np.asarray(preds.y_true)
+    counts = np.bincount(y)
+    rarest = int(counts[counts > 0].min())
+    if not 2 <= folds <= rarest:
+        raise OptionsError(f"folds={folds}: use 2 to {rarest} (the rarest digit's count in the test set).")
+    scores = np.asarray(preds.scores, dtype=np.float64)
+    is_proba = ScoreKind(preds.score_kind).is_probability
+    given = _GivenProbabilities if is_proba else _GivenScores
+    proba = np.zeros((len(y), scores.shape[1]))
+    for fit_idx, out_idx in StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state).split(scores, y):
+        frozen = FrozenEstimator(given().fit(scores[fit_idx], y[fit_idx]))
+        calibrator = CalibratedClassifierCV(frozen, method=method).fit(scores[fit_idx], y[fit_idx])
+        proba[out_idx] = calibrator.predict_proba(scores[out_idx])
+    return Calibrated(
+        proba=proba,
+        before=reliability(y, scores) if is_proba else None,
+        after=reliability(y, proba),
+        accuracy_before=float(np.mean(np.asarray(preds.y_pred) == y)),
+        accuracy_after=float(np.mean(proba.argmax(axis=1) == y)),
+        method=method,
+        folds=folds,
+    )
 
 
 # ------------------------------------------------------------------ abstention

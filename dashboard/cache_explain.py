@@ -13,11 +13,11 @@ from core.data import MnistData
 from core.evaluation import TestPredictions
 from core.explain import Explanation, NeighbourIndex, explain_digit, neighbour_index
 from core.training import TrainedModel
-from core.trust import InkReference, confidence_threshold
+from core.trust import Calibrated, InkReference, calibrate_out_of_fold, confidence_threshold
 from dashboard import cache
 from dashboard.components import require_loaded_models
 
-__all__ = ["load_explanation", "load_ink_reference", "load_neighbour_index", "load_thresholds", "ranked_models"]
+__all__ = ["load_calibration", "load_explanation", "load_ink_reference", "load_neighbour_index", "load_thresholds", "ranked_models"]
 
 _HASH_FUNCS = {MnistData: lambda d: d.fingerprint, TrainedModel: lambda m: f"{m.path}:{m.record.model_sha256}"}
 
@@ -53,3 +53,10 @@ def load_thresholds(models: tuple[TrainedModel, ...], data: MnistData) -> dict[s
 def load_ink_reference(data: MnistData) -> InkReference:
     """MNIST's usual ink statistics, from the training digits."""
     return InkReference.from_digits(data.X_train)
+
+
+@st.cache_data(show_spinner="Calibrating…", max_entries=64, hash_funcs=cache.LABELLED_HASH_FUNCS)
+def load_calibration(model: TrainedModel, data: MnistData, method: str) -> Calibrated:
+    """core.trust.calibrate_out_of_fold on the model's test predictions (labels as the corrected-
+    labels switch says)."""
+    return calibrate_out_of_fold(cache.load_predictions(model, data), method=method)

@@ -75,3 +75,24 @@ def test_loading_the_models_starts_their_neighbour_indexes(env, sample_data, sam
             break
         time.sleep(0.2)
     assert keys <= built, keys - built
+
+
+def test_trust_page_calibrates_every_model_on_request(env, sample_models, sample_data):
+    """The calibration switch puts every model, decision scores included, on the reliability
+    diagram with its ECE after out-of-fold calibration (core.trust.calibrate_out_of_fold)."""
+    from core.trust import calibrate_out_of_fold
+
+    at = open_page("pages/8_Trust.py")
+    at.toggle(key="trust_calibrate").set_value(True).run()
+    assert_clean(at)
+    table = at.dataframe[0].value
+    assert len(table) == len(MODEL_NAMES)
+    assert not [i for i in at.info if "decision scores, not probabilities" in i.value]
+    for name, model in sample_models.items():
+        row = table[table["model"] == MODELS[name].label].iloc[0]
+        cal = calibrate_out_of_fold(predict_test(model, sample_data), method="temperature")
+        assert row["after temperature"] == f"{100 * cal.after.ece:.2f}%"
+        assert (row["expected calibration error"] == "n/a (decision scores)") == (not MODELS[name].has_proba)
+    at.selectbox(key="trust_method").set_value("isotonic").run()
+    assert_clean(at)
+    assert "after isotonic" in at.dataframe[0].value.columns

@@ -13,11 +13,13 @@ from PIL import Image, ImageDraw
 
 from core.catalog import MODEL_NAMES, MODELS
 from core.drawing import prepare_canvas
+from core.errors import OptionsError
 from core.evaluation import accuracy, predict_digit, predict_test
 from core.trust import (
     InkReference,
     abstention_curve,
     calibrate,
+    calibrate_out_of_fold,
     confidence,
     confidence_threshold,
     expected_calibration_error,
@@ -148,6 +150,43 @@ def test_disagreement_hedges_with_two_candidates(judge, sample_data, sample_mode
         assert v.headline == f"Not sure: {v.candidates[0]} or {v.candidates[1]}?"
 
 
+# ------------------------------------------------- out-of-fold calibration
+
+
+def test_temperature_scaling_keeps_every_answer_and_fixes_the_forest(preds):
+    """Temperature scaling changes confidence, never answers; the random forest's probabilities
+    (too low: averaged votes) come out far better calibrated."""
+    forest = preds["random_forest"]
+    cal = calibrate_out_of_fold(forest)
+    np.testing.assert_array_equal(cal.proba.argmax(axis=1), forest.y_pred)
+    assert cal.accuracy_after == cal.accuracy_before == accuracy(forest)
+    np.testing.assert_allclose(cal.proba.sum(axis=1), 1.0, atol=1e-9)
+    assert cal.before is not None and cal.before.ece == pytest.approx(expected_calibration_error(forest.y_true, forest.scores))
+    assert cal.after.ece < cal.before.ece / 2, (cal.before.ece, cal.after.ece)
+    assert cal.after.ece == pytest.approx(expected_calibration_error(forest.y_true, cal.proba))
+
+
+@pytest.mark.parametrize("method", ["temperature", "sigmoid", "isotonic"])
+def test_decision_scores_become_probabilities(preds, method):
+    svc = preds["svc_ovr"]
+    cal = calibrate_out_of_fold(svc, method=method, folds=4, random_state=1)
+    assert cal.before is None and cal.method == method and cal.folds == 4
+    assert cal.proba.shape == svc.scores.shape and np.all((cal.proba >= 0) & (cal.proba <= 1))
+    np.testing.assert_allclose(cal.proba.sum(axis=1), 1.0, atol=1e-9)
+    assert cal.accuracy_after > 0.85
+    if method == "temperature":
+        np.testing.assert_array_equal(cal.proba.argmax(axis=1), svc.y_pred)
+
+
+def test_calibration_refuses_bad_options(preds):
+    with pytest.raises(OptionsError, match="method='platt'"):
+        calibrate_out_of_fold(preds["mlp"], method="platt")
+    with pytest.raises(OptionsError, match="folds=1"):
+        calibrate_out_of_fold(preds["mlp"], folds=1)
+    with pytest.raises(OptionsError, match="folds=100000"):
+        calibrate_out_of_fold(preds["mlp"], folds=100000)
+
+
 # ------------------------------------------------------------------------- CLI
 
 
@@ -168,6 +207,19 @@ def test_cli_prints_the_ece_and_exact_coverage_lines(sample_models_dir, sample_m
                     for c, a, n in zip((100, 99, 98, 95), curve["accuracy"], (0, 10, 20, 50))]
         assert lines[2:] == expected
         assert all(re.fullmatch(r"coverage \d+%: accuracy \d+\.\d\d% \(abstains on \d+ digits\)", line) for line in lines[2:])
+
+
+def test_cli_calibrate_prints_the_ece_after(sample_models_dir, preds):
+    folder, _ = sample_models_dir
+    out = subprocess.run([sys.executable, "-m", "core", "trust", "random_forest", "--calibrate", "--source", "sample",
+                          "--models-dir", str(folder)], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    cal = calibrate_out_of_fold(preds["random_forest"])
+    assert out.stdout.splitlines()[2] == (f"calibrated (temperature, 5-fold on the test digits): expected calibration error "
+                                          f"{100 * cal.after.ece:.2f}%, accuracy {100 * cal.accuracy_after:.2f}%")
+    bad = subprocess.run([sys.executable, "-m", "core", "trust", "mlp", "--calibrate", "platt", "--source", "sample",
+                          "--models-dir", str(folder)], capture_output=True, text=True, timeout=120, check=False)
+    assert bad.returncode == 2 and "platt" in bad.stderr and "temperature" in bad.stderr
 
 
 def test_cli_names_an_untrained_model(tmp_path):

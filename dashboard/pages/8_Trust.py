@@ -1,6 +1,7 @@
 """Trust: are the models' probabilities honest, and what does abstaining buy?
 
-Reliability diagrams and the expected calibration error (probability models), the abstention
+Reliability diagrams and the expected calibration error (probability models; with the
+calibration switch, every model after out-of-fold calibration on the test digits), the abstention
 curves of several models, and a control that hands a model's least confident test digits to
 a human, with the gallery of those digits. All numbers come from core.trust.
 """
@@ -11,8 +12,8 @@ import streamlit as st
 from core.catalog import ScoreKind
 from core.evaluation import top_k
 from core.explain_plots import plot_abstention, plot_reliability
-from core.trust import abstention_curve, hand_over, reliability
-from dashboard.cache_explain import ranked_models
+from core.trust import CALIBRATION_METHODS, abstention_curve, hand_over, reliability
+from dashboard.cache_explain import load_calibration, ranked_models
 from dashboard.components import (
     digit_gallery,
     paged,
@@ -38,25 +39,38 @@ if not chosen:
 st.subheader("Calibration: does 90% confident mean 90% right?")
 proba = [n for n in chosen if ScoreKind(by_name[n][1].score_kind).is_probability]
 decision = [n for n in chosen if n not in proba]
-if proba:
-    rel = {n: reliability(by_name[n][1].y_true, by_name[n][1].scores) for n in proba}
+c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+calibrated = c1.toggle(
+    "Calibrate each model on the test digits (out of fold)", key="trust_calibrate",
+    help="scikit-learn's CalibratedClassifierCV on the model's saved test scores: each digit's probabilities come "
+         "from a calibrator fitted on the other 4 of 5 folds of the test digits, so none is calibrated with its own label.",
+)
+method = c2.selectbox("Method", CALIBRATION_METHODS, key="trust_method", disabled=not calibrated,
+                      help="temperature: one parameter, keeps every answer; sigmoid / isotonic: one-vs-rest, may change answers.")
+shown = chosen if calibrated else proba
+if shown:
+    own = {n: reliability(by_name[n][1].y_true, by_name[n][1].scores) for n in proba}
+    cal = {n: load_calibration(by_name[n][0], data, method) for n in chosen} if calibrated else {}
+    rel = {n: cal[n].after for n in shown} if calibrated else own
+    suffix = f" ({method})" if calibrated else ""
     left, right = st.columns([3, 2], gap="large")
-    left.plotly_chart(plot_reliability({labels[n]: r.table for n, r in rel.items()}), key="trust_reliability",
+    left.plotly_chart(plot_reliability({labels[n] + suffix: r.table for n, r in rel.items()}), key="trust_reliability",
                       config={"displayModeBar": False})
-    right.dataframe(
-        pd.DataFrame({"model": [labels[n] for n in proba],
-                      "expected calibration error": [f"{100 * rel[n].ece:.2f}%" for n in proba]}),
-        hide_index=True, width="stretch",
-    )
+    table = {"model": [labels[n] for n in shown],
+             "expected calibration error": [f"{100 * own[n].ece:.2f}%" if n in own else "n/a (decision scores)" for n in shown]}
+    if calibrated:
+        table[f"after {method}"] = [f"{100 * cal[n].after.ece:.2f}%" for n in shown]
+        table["accuracy"] = [f"{100 * cal[n].accuracy_before:.2f}% → {100 * cal[n].accuracy_after:.2f}%" for n in shown]
+    right.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
     right.caption("Top-label reliability over 10 equal-width confidence bins: a point below the diagonal means "
                   "the model is right less often than it claims. The expected calibration error is the gap, "
-                  "weighted by the share of digits in each bin.")
-if decision:
+                  "weighted by the share of digits in each bin."
+                  + (" The curves show the calibrated probabilities." if calibrated else ""))
+if decision and not calibrated:
     st.info(
         "**" + ", ".join(labels[n] for n in decision) + "**: decision scores, not probabilities, so they have no "
         "calibration error. Their confidence below is the margin between the best and the second-best score. "
-        "`core.trust.calibrate` turns such a model into a probability model with scikit-learn's "
-        "CalibratedClassifierCV on digits it was not trained on.",
+        "Switch on calibration above to turn their scores into probabilities.",
         icon=":material/info:",
     )
 
