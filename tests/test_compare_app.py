@@ -124,15 +124,6 @@ def test_label_errors_page_marks_persist_and_correct_the_metrics(env, preds, sam
     assert at.metric[0].value == f"{(correct + change) / n:.2%}"
 
 
-@pytest.mark.parametrize("page", [COMPARE, LABELS])
-def test_pages_without_trained_models_say_train_first(monkeypatch, tmp_path, page):
-    monkeypatch.setenv("MNIST_SOURCE", "sample")
-    monkeypatch.setenv("MODELS_DIR", str(tmp_path))
-    at = open_page(page)
-    assert not at.exception
-    assert "No trained models yet" in at.info[0].value
-
-
 def test_unreadable_marks_file_is_reported_not_a_traceback(env, sample_data):
     (env / f"label-marks-{sample_data.fingerprint}.json").write_text("{not json")
     at = open_page(LABELS)
