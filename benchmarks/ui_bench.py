@@ -29,13 +29,10 @@ import math
 import os
 import platform
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 import tomllib
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +41,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, StreamlitServer, free_port, settle  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, StreamlitServer, settle  # noqa: E402
 
 INTERACTIONS = [
     ("first page load", "a new tab opens the Home page (a new session; the browser has opened the app before)"),
@@ -262,33 +259,14 @@ def measure_floor(browser, reps: int, workdir: Path) -> dict[str, list[float]]:
     app.write_text(FLOOR_APP)
     (workdir / ".streamlit").mkdir(exist_ok=True)
     (workdir / ".streamlit" / "config.toml").write_text((ROOT / ".streamlit" / "config.toml").read_text())
-    port = free_port()
-    log = open(workdir / "floor_server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.fileWatcherType", "none"],
-        cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = StreamlitServer(workdir / "floor_server.log", {}, app=app, cwd=workdir)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.3)
-        bench = Bench(browser, url, reps, print)
-        context, page = bench.new_page()
-        page.goto(url)
-        _wait(page, H1_IS, "Hello")
-        context.close()
-        bench.first_load(url, "Hello", rows=(FLOOR[0][0], FLOOR[1][0]))
+        server.wait_healthy()
+        bench = Bench(browser, server.url, reps, print)
+        bench.first_load(server.url, "Hello", rows=(FLOOR[0][0], FLOOR[1][0]))  # its first visit warms the server
         return {name: bench.times[name] for name, _ in FLOOR}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-        log.close()
+        server.stop()
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -33,9 +33,11 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """``streamlit run dashboard/Home.py`` on a free loopback port, logging to ``log_path``."""
+    """``streamlit run dashboard/Home.py`` (or ``app``, run from ``cwd``) on a free loopback port,
+    logging to ``log_path``."""
 
-    def __init__(self, log_path: Path, env: dict[str, str]):
+    def __init__(self, log_path: Path, env: dict[str, str], *, app: Path = ROOT / "dashboard" / "Home.py",
+                 cwd: Path = ROOT):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -45,7 +47,7 @@ class StreamlitServer:
             "-m",
             "streamlit",
             "run",
-            str(ROOT / "dashboard" / "Home.py"),
+            str(app),
             "--server.headless",
             "true",
             "--server.address",
@@ -59,7 +61,7 @@ class StreamlitServer:
         ]
         self.proc = subprocess.Popen(
             cmd,
-            cwd=ROOT,
+            cwd=cwd,
             env={**os.environ, **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
