@@ -1,4 +1,4 @@
-"""Time per model to explain one test digit (core.explain): ``python benchmarks/explain_bench.py``.
+"""Time per model to explain one test digit (core.analysis.explain): ``python benchmarks/explain_bench.py``.
 
 Prints, for every trained catalog model, the one-off neighbour-index build (per feature
 space, cached after) and the median / max seconds to explain one digit (occlusion maps,
@@ -14,11 +14,11 @@ import platform
 import sys
 import warnings
 
-from core.catalog import MODEL_NAMES
-from core.cli import add_data_arguments
-from core.data import load_mnist
-from core.explain import clear_neighbour_cache, time_explanations
-from core.training import ArtifactWarning, latest_record, load_cached_model, options_of
+from core.analysis.explain import clear_neighbour_cache, time_explanations
+from core.cli.common import add_data_arguments, workspace_from_args
+from core.errors import ArtifactWarning
+from core.models.catalog import MODEL_NAMES
+from core.store.queries import latest_model
 
 TARGET_S = 0.5
 
@@ -36,18 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     add_data_arguments(parser)
     parser.add_argument("--digits", type=int, default=20, help="test digits per model (default 20)")
     args = parser.parse_args(argv)
-    data = load_mnist(args.source, mnist_dir=args.mnist_dir)
+    ws = workspace_from_args(args)
+    data = ws.data
     models = {}
     for name in MODEL_NAMES:
-        record = latest_record(name, data=data, models_path=args.models_dir)
-        if record is None:
-            print(f"skipped {name}: not trained (python -m core train --models {name})", file=sys.stderr)
-            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ArtifactWarning)
-            model = load_cached_model(name, data=data, options=options_of(record), random_state=record.random_state,
-                                      models_path=args.models_dir)
-        if model is not None:
+            model = latest_model(ws.store, name)
+        if model is None:
+            print(f"skipped {name}: not trained (python -m core train --models {name})", file=sys.stderr)
+        else:
             models[name] = model.pipeline
     if not models:
         print("error: no trained models; train them first with python -m core train", file=sys.stderr)

@@ -321,11 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    from core.catalog import MODELS
-    from core.data import load_mnist
+    from core.data.sources import load_mnist
     from core.errors import DashboardError
-    from core.evaluation import predict_test
-    from core.training import latest_record, load_cached_model, options_of
+    from core.models.catalog import MODELS
+    from core.store.artifacts import ArtifactStore
+    from core.store.queries import latest_predictions
+    from core.store.settings import Settings
 
     if not os.access(CHROMIUM, os.X_OK):
         print(f"error: {CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
@@ -335,8 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     except (DashboardError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    records = {n: latest_record(n, data=data, models_path=args.models_dir) for n in MODELS}
-    trained = [n for n, r in records.items() if r is not None]
+    store = ArtifactStore(args.models_dir, data=data, key_file=Settings.from_env().signing_key_file)
+    trained = [n for n in MODELS if store.latest(n) is not None]
     if not trained:
         print(f"error: no trained models in {args.models_dir}; run "
               f"`python -m core train --source {args.source} --models-dir {args.models_dir}` first.", file=sys.stderr)
@@ -344,10 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     # the cells to click: the two largest confusions of the model the app opens with (the most accurate)
     preds = {}
     for n in trained:
-        model = load_cached_model(n, data=data, options=options_of(records[n]), random_state=records[n].random_state,
-                                  models_path=args.models_dir)
-        if model is not None:
-            preds[n] = predict_test(model, data)
+        found = latest_predictions(store, n)
+        if found is not None:
+            preds[n] = found
     best = max(preds, key=lambda n: float(np.mean(preds[n].y_pred == preds[n].y_true)))
     cm = np.zeros((10, 10), int)
     np.add.at(cm, (preds[best].y_true, preds[best].y_pred), 1)

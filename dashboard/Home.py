@@ -10,7 +10,7 @@ block: each would make the browser load megabytes of script before the page is c
 import numpy as np
 import streamlit as st
 
-from core.catalog import MODELS
+from core.models.catalog import MODELS
 from dashboard import cache
 from dashboard.components import digit_gallery, require_data, setup_page, train_hint
 from dashboard.html_views import class_balance_html, table_html

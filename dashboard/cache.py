@@ -1,9 +1,9 @@
 """Streamlit cache wrappers around the core loaders and the artifact store; the only place
 pages get data, models and background training.
 
-* Settings come from :class:`core.settings.Settings` (read on each call, never creating a folder).
+* Settings come from :class:`core.store.settings.Settings` (read on each call, never creating a folder).
 * ``st.cache_resource`` (one shared object per process, never copied) holds the MNIST arrays,
-  the fitted models and the background :class:`core.jobs.JobRunner`. Models are keyed by
+  the fitted models and the background :class:`core.store.jobs.JobRunner`. Models are keyed by
   artifact key and SHA-256, so a model retrained by the Home page or ``python -m core train``
   is picked up on the next rerun. A failed load is never cached: the next rerun tries again
   (e.g. after the CLI retrained the same bytes).
@@ -13,8 +13,7 @@ pages get data, models and background training.
 * Ranking models (the picker's default) reads accuracies from cached predictions only
   (:func:`cached_accuracy`); it never unpickles a model.
 
-Nothing here trains unless :func:`start_training` (the Home page's button) or
-:func:`train_one` is called. Training runs as background jobs that survive leaving the page;
+Nothing here trains unless :func:`start_training` (the Home page's button) is called. Training runs as background jobs that survive leaving the page;
 :func:`show_training_status` shows their progress in the sidebar of every page.
 """
 
@@ -26,10 +25,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from core.catalog import get_spec
-from core.data import MnistData, load_mnist
-from core.errors import ConfigError, DashboardError
-from core.evaluation import (
+from core.analysis.evaluation import (
     BinaryAnalysis,
     TestPredictions,
     accuracy,
@@ -38,11 +34,15 @@ from core.evaluation import (
     summary_row,
     training_curve,
 )
-from core.explain import prefetch_neighbour_index
-from core.jobs import Job, JobRunner
-from core.progress import reporting
-from core.settings import Settings
-from core.store import ArtifactStore, ModelRecord, ModelStatus, TrainedModel
+from core.analysis.explain import prefetch_neighbour_index
+from core.data.sources import MnistData, load_mnist
+from core.errors import ConfigError, DashboardError
+from core.models.catalog import get_spec
+from core.store.artifacts import ArtifactStore, ModelRecord, ModelStatus, TrainedModel
+from core.store.jobs import Job, JobRunner
+from core.store.settings import Settings
+from core.store.training import train_model
+from core.store.workspace import Workspace, open_workspace
 from dashboard import cache_labels
 
 __all__ = [
@@ -65,7 +65,7 @@ __all__ = [
     "show_training_status",
     "start_training",
     "store",
-    "train_one",
+    "workspace",
     "training_jobs",
 ]
 
@@ -84,7 +84,7 @@ LABELLED_HASH_FUNCS = {MnistData: lambda d: cache_labels.data_key(d), TrainedMod
 
 
 def settings() -> Settings:
-    """The app's settings (environment variables read once per call, in one place)."""
+    """The app's settings: the environment, read here at the edge and nowhere below."""
     return Settings.from_env()
 
 
@@ -106,17 +106,26 @@ def _load_data(source: str, mnist_dir: str | None) -> MnistData:
 def load_data() -> MnistData:
     """MNIST from the configured source, loaded once per process (arrays are read-only).
 
-    Raises what ``core.data.load_mnist`` raises (ConfigError, DataSourceError,
+    Raises what ``core.data.sources.load_mnist`` raises (ConfigError, DataSourceError,
     IdxFormatError); :func:`dashboard.components.require_data` turns that into a message.
     """
     s = settings()
     return _load_data(s.source, str(s.mnist_dir) if s.mnist_dir else None)
 
 
-def store(data: MnistData, *, problem: Callable[[str], None] | None = None) -> ArtifactStore:
-    """The artifact store for the configured models folder and ``data``. Raises ArtifactError
-    or ConfigError when the folder setting is unusable (e.g. MODELS_DIR is a file)."""
-    return ArtifactStore.from_settings(settings(), data=data, problem=problem or (lambda _message: None))
+def workspace() -> Workspace:
+    """The process's Workspace for the current settings: the data (loaded once per process)
+    and the one store over the models folder. Raises ConfigError, DataSourceError,
+    IdxFormatError or ArtifactError naming the bad setting."""
+    s = settings()
+    return open_workspace(s, data=load_data())
+
+
+def store(data: MnistData | None = None) -> ArtifactStore:
+    """The Workspace's artifact store. Raises ArtifactError or ConfigError when the folder
+    setting is unusable (e.g. MODELS_DIR is a file)."""
+    s = settings()
+    return ArtifactStore(s.models_dir, data=data or load_data(), key_file=s.signing_key_file, problem=lambda _message: None)
 
 
 def models_path() -> str:
@@ -169,8 +178,7 @@ def _load_model(folder: str, name: str, key: str, sha256: str, data: MnistData, 
 
 
 def _store_at(folder: str | os.PathLike, data: MnistData, problem: Callable[[str], None] | None = None) -> ArtifactStore:
-    return ArtifactStore.from_settings(settings().with_(models_dir=folder), data=data,
-                                       problem=problem or (lambda _message: None))
+    return ArtifactStore(folder, data=data, key_file=settings().signing_key_file, problem=problem or (lambda _message: None))
 
 
 def load_model(status: ModelStatus, data: MnistData) -> tuple[TrainedModel | None, tuple[str, ...]]:
@@ -234,7 +242,7 @@ def load_predictions(model: TrainedModel, data: MnistData) -> TestPredictions:
 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=LABELLED_HASH_FUNCS)
 def load_summary(model: TrainedModel, data: MnistData) -> dict:
-    """One leaderboard row (core.evaluation.summary_row)."""
+    """One leaderboard row (core.analysis.evaluation.summary_row)."""
     return summary_row(model, load_predictions(model, data))
 
 
@@ -251,7 +259,7 @@ def load_classification_table(model: TrainedModel, data: MnistData) -> pd.DataFr
 
 @st.cache_data(show_spinner="Computing the precision-recall and ROC curves…", max_entries=128, hash_funcs=LABELLED_HASH_FUNCS)
 def load_binary_analysis(model: TrainedModel, data: MnistData, digit: int) -> BinaryAnalysis:
-    """The ``digit``-vs-rest curves of the model (core.evaluation.binary_analysis)."""
+    """The ``digit``-vs-rest curves of the model (core.analysis.evaluation.binary_analysis)."""
     return binary_analysis(load_predictions(model, data), digit)
 
 
@@ -284,7 +292,7 @@ def start_training(names: list[str], data: MnistData) -> list[Job]:
     for name in names:
         label = get_spec(name).label
         jobs.append(job_runner().submit(
-            _job_key(folder, data, name), lambda name=name: the_store.train(name), label=f"Training {label}",
+            _job_key(folder, data, name), lambda name=name: train_model(the_store, name), label=f"Training {label}",
         ))
     return jobs
 
@@ -293,14 +301,6 @@ def training_jobs(data: MnistData) -> list[Job]:
     """This process's training jobs for ``data`` and the models folder in use, oldest first."""
     prefix = f"train:{models_path()}:{data.fingerprint}:"
     return [job for job in job_runner().jobs() if job.key.startswith(prefix)]
-
-
-def train_one(name: str, data: MnistData, *, on_status: Callable[[str], None]) -> TrainedModel:
-    """Catalog model ``name`` fitted on ``data`` in this thread (the store loads it instead
-    if it is cached, e.g. because another session trained it meanwhile). ``on_status`` gets
-    progress messages; messages about a replaced unusable artifact are in ``model.notes``."""
-    with reporting(lambda _fraction, message: on_status(message)):
-        return store(data).train(name)
 
 
 _SEEN_ACTIVE = "_training_jobs_seen_active"

@@ -1,4 +1,4 @@
-"""Streamlit caches for the Digit inspector, Trust and Draw pages (core.explain, core.trust).
+"""Streamlit caches for the Digit inspector, Trust and Draw pages (core.analysis.explain, core.analysis.trust).
 
 :func:`ranked_models` is the ONE place these pages get "the trained models and their test
 predictions" (today through dashboard.cache; the lead can switch it to the artifact store).
@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.data import MnistData
-from core.evaluation import TestPredictions
-from core.explain import Explanation, NeighbourIndex, explain_digit, neighbour_index
-from core.training import TrainedModel
-from core.trust import Calibrated, InkReference, calibrate_out_of_fold, confidence_threshold
+from core.analysis.evaluation import TestPredictions
+from core.analysis.explain import Explanation, NeighbourIndex, explain_digit, neighbour_index
+from core.analysis.trust import Calibrated, InkReference, calibrate_out_of_fold, confidence_threshold
+from core.data.sources import MnistData
+from core.store.records import TrainedModel
 from dashboard import cache
 from dashboard.components import require_loaded_models
 
@@ -38,14 +38,14 @@ def load_neighbour_index(model: TrainedModel, data: MnistData) -> NeighbourIndex
 
 @st.cache_data(show_spinner="Explaining…", max_entries=256, hash_funcs=_HASH_FUNCS)
 def load_explanation(model: TrainedModel, data: MnistData, pixels: bytes, true: int | None) -> Explanation:
-    """core.explain.explain_digit for one digit given as its 784 uint8 bytes."""
+    """core.analysis.explain.explain_digit for one digit given as its 784 uint8 bytes."""
     x = np.frombuffer(pixels, dtype=np.uint8)
     return explain_digit(model.pipeline, x, load_neighbour_index(model, data), true=true)
 
 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=_HASH_FUNCS)
 def load_thresholds(models: tuple[TrainedModel, ...], data: MnistData) -> dict[str, float]:
-    """Per model name: core.trust.confidence_threshold on its test predictions."""
+    """Per model name: core.analysis.trust.confidence_threshold on its test predictions."""
     return {m.record.name: confidence_threshold(cache.load_predictions(m, data)) for m in models}
 
 
@@ -57,6 +57,6 @@ def load_ink_reference(data: MnistData) -> InkReference:
 
 @st.cache_data(show_spinner="Calibrating…", max_entries=64, hash_funcs=cache.LABELLED_HASH_FUNCS)
 def load_calibration(model: TrainedModel, data: MnistData, method: str) -> Calibrated:
-    """core.trust.calibrate_out_of_fold on the model's test predictions (labels as the corrected-
+    """core.analysis.trust.calibrate_out_of_fold on the model's test predictions (labels as the corrected-
     labels switch says)."""
     return calibrate_out_of_fold(cache.load_predictions(model, data), method=method)

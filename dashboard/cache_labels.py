@@ -4,7 +4,7 @@ the Compare models and Label errors pages.
 The switch's state lives in ``st.session_state[SWITCH_KEY]`` (not a widget key, so it
 survives pages that do not draw the switch). With it on, :func:`corrected` returns test
 predictions whose ``y_true`` has the user's marked labels fixed
-(``core.label_errors.apply_corrections``); with it off, the predictions unchanged.
+(``core.analysis.label_errors.apply_corrections``); with it off, the predictions unchanged.
 
 Every page follows the switch: ``cache.load_predictions`` returns :func:`corrected`
 predictions, and the metrics caches hash MnistData with :func:`data_key`
@@ -21,10 +21,11 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from core.data import MnistData
+from core.analysis.evaluation import TestPredictions
+from core.analysis.label_errors import apply_corrections, rank_suspects
+from core.data.sources import MnistData
 from core.errors import DashboardError
-from core.evaluation import TestPredictions
-from core.label_errors import apply_corrections, load_marks, rank_suspects
+from core.store.marks import load_marks
 
 __all__ = [
     "SWITCH_KEY",
@@ -56,7 +57,7 @@ def marks(data: MnistData) -> dict[int, int | None]:
     from dashboard import cache  # imported here: cache.py imports this module
 
     try:
-        return load_marks(data.fingerprint, models_path=cache.models_path())
+        return load_marks(cache.store(data))
     except DashboardError:
         return {}
 
@@ -125,5 +126,5 @@ def _rank(key: str, _preds: dict[str, TestPredictions], calibrate: bool) -> pd.D
 
 
 def load_suspects(preds: dict[str, TestPredictions], *, calibrate: bool) -> pd.DataFrame:
-    """``core.label_errors.rank_suspects`` over ``preds`` (all test digits), cached by content."""
+    """``core.analysis.label_errors.rank_suspects`` over ``preds`` (all test digits), cached by content."""
     return _rank(_preds_key(preds), preds, calibrate)

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.data import MnistData
-from core.evaluation import confusion, top_confusions
-from core.training import TrainedModel
+from core.analysis.evaluation import confusion, top_confusions
+from core.data.sources import MnistData
+from core.store.records import TrainedModel
 from dashboard import cache
 
 __all__ = ["load_confusion", "load_top_confusions"]
@@ -25,6 +25,6 @@ def load_confusion(model: TrainedModel, data: MnistData) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=cache.LABELLED_HASH_FUNCS)
 def load_top_confusions(model: TrainedModel, data: MnistData, k: int = 8) -> pd.DataFrame:
-    """The ``k`` largest off-diagonal cells (core.evaluation.top_confusions)."""
+    """The ``k`` largest off-diagonal cells (core.analysis.evaluation.top_confusions)."""
     return top_confusions(cache.load_predictions(model, data), k=k)
 

@@ -21,11 +21,11 @@ import streamlit as st
 from PIL import Image
 from streamlit.errors import StreamlitAPIException
 
-from core.catalog import MODEL_NAMES, MODELS, ScoreKind
-from core.data import DataSourceError, MnistData
-from core.idx import IdxFormatError
-from core.plots import percent_label
-from core.training import TrainedModel
+from core.data.idx import IdxFormatError
+from core.data.sources import DataSourceError, MnistData
+from core.models.catalog import MODEL_NAMES, MODELS, ScoreKind
+from core.plots.metrics import percent_label
+from core.store.records import TrainedModel
 from dashboard import cache, cache_labels
 
 __all__ = [

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from core.catalog import ScoreKind
-from core.plots import BLUE, ORANGE
+from core.models.catalog import ScoreKind
+from core.plots.metrics import BLUE, ORANGE
 from dashboard.components import score_label
 
 __all__ = ["answer_cards_html", "class_balance_html", "table_html"]
@@ -45,7 +45,7 @@ _CARDS_CSS = """
 
 
 def answer_cards_html(answers: pd.DataFrame) -> str:
-    """One card per row of ``answers`` (core.evaluation.predict_digit: label, prediction,
+    """One card per row of ``answers`` (core.analysis.evaluation.predict_digit: label, prediction,
     score_kind, top_digits, top_scores), in the order given. Probabilities get bars on a 0-100%
     scale; decision scores (whose scale differs between models) get bars relative to the
     card's own range, and the card says they are not probabilities."""

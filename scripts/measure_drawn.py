@@ -1,7 +1,7 @@
 """How well do models trained on MNIST read digits drawn on the dashboard's canvas?
 
 Renders synthetic drawn digits (tests/drawn_digits.py: a "neat" and a "sloppy" set),
-prepares them with core.drawing.prepare_canvas, and prints each model's accuracy for each
+prepares them with core.data.drawing.prepare_canvas, and prints each model's accuracy for each
 training augmentation, beside its accuracy on the real MNIST test digits. Models go to a
 scratch folder (default /tmp/mnist_drawn_models), never to the repo's models/.
 
@@ -22,10 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from drawn_digits import drawn_set, photo_of
 
-from core.catalog import AUGMENTATIONS
-from core.data import MnistData, load_mnist, load_sample
-from core.drawing import prepare_canvas, prepare_upload
-from core.training import TrainOptions, train_model
+from core.data.drawing import prepare_canvas, prepare_upload
+from core.data.sources import MnistData, load_mnist, load_sample
+from core.models.catalog import AUGMENTATIONS
+from core.store.artifacts import ArtifactStore
+from core.store.records import TrainOptions
+from core.store.settings import Settings
+from core.store.training import train_model
 
 
 def drawn_arrays(
@@ -48,7 +51,8 @@ def _jpeg(img) -> bytes:
 
 
 def measure(name: str, data: MnistData, augment: str, sets: dict, folder: Path) -> dict[str, float]:
-    model = train_model(name, data=data, options=TrainOptions(augment=augment), models_path=folder)
+    store = ArtifactStore(folder, data=data, key_file=Settings.from_env().signing_key_file)
+    model = train_model(store, name, options=TrainOptions(augment=augment))
     row = {"fit_s": model.record.fit_seconds}  # as recorded when it was fitted, also for a cached model
     row["mnist_test"] = float(np.mean(model.pipeline.predict(data.X_test) == data.y_test))
     for label, (X, y) in sets.items():

@@ -8,7 +8,7 @@ Usage (full MNIST, models trained into a folder of your own)::
 ``mnist_mturk.json`` is cleanlab/label-errors' ``mturk/mnist_mturk.json`` (100 candidates,
 five Mechanical Turk votes each). A candidate counts as a confirmed error when fewer than
 3 of 5 workers chose the given label (the study's criterion). The list is read here for
-measurement only; the ranking (core.label_errors) never sees it.
+measurement only; the ranking (core.analysis.label_errors) never sees it.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ import json
 
 import numpy as np
 
-from core.catalog import MODEL_NAMES
-from core.cli_compare import trained_predictions
-from core.data import load_mnist
-from core.label_errors import rank_suspects
-from core.training import latest_record
+from core.analysis.label_errors import rank_suspects
+from core.store.queries import trained_names, trained_predictions
+from core.store.settings import Settings
+from core.store.workspace import open_workspace
 
 
 def main() -> None:
@@ -32,15 +31,16 @@ def main() -> None:
     ap.add_argument("--models-dir")
     ap.add_argument("--top", type=int, default=100)
     args = ap.parse_args()
-    data = load_mnist("idx")
+    ws = open_workspace(Settings.from_env().with_(source="idx", models_dir=args.models_dir))
+    data = ws.data
     with open(args.mturk_json) as f:
         study = json.load(f)
     mismatched = [e["id"] for e in study if int(data.y_test[e["id"]]) != e["given_original_label"]]
     assert not mismatched, f"test order differs from the study's: {mismatched[:5]}"
     confirmed = {e["id"] for e in study if e["mturk"]["given"] < 3}
     candidates = {e["id"] for e in study}
-    names = [n for n in MODEL_NAMES if latest_record(n, data=data, models_path=args.models_dir)]
-    preds = trained_predictions(names, data=data, models_path=args.models_dir)
+    names = trained_names(ws.store)
+    preds = trained_predictions(ws.store, names)
     print(f"{len(confirmed)} confirmed errors, {len(candidates)} study candidates; models: {', '.join(names)}")
     print(f"| models combined | acc. of mean | confirmed in top {args.top} | candidates in top {args.top} | flagged by find_label_issues |")
     print("|---|---|---|---|---|")
@@ -57,7 +57,7 @@ def main() -> None:
         table = rank_suspects(sub, calibrate_decision=cal)
         top = set(table["index"].head(args.top))
         flagged = int(table["flagged"].sum())
-        from core.label_errors import combined_probabilities
+        from core.analysis.label_errors import combined_probabilities
         probs, _ = combined_probabilities(sub, calibrate_decision=cal)
         acc = float(np.mean(np.argmax(probs, 1) == data.y_test))
         label = " + ".join(combo) + (" (decision scores calibrated)" if cal else "")

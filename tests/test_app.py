@@ -15,15 +15,15 @@ import pytest
 from apptest_support import ROOT, assert_clean, html_tables, run_page, tiles
 from streamlit.testing.v1 import AppTest
 
-from core.catalog import MODEL_NAMES
-from core.evaluation import (
+from core.analysis.evaluation import (
     binary_analysis,
     confusion,
     threshold_errors,
     threshold_for,
     threshold_metrics,
 )
-from core.thresholds import threshold_steps
+from core.analysis.thresholds import threshold_steps
+from core.models.catalog import MODEL_NAMES
 
 PAGES = {
     "home": None,
@@ -306,7 +306,7 @@ def test_threshold_slider_changes_the_metrics(env, preds):
     assert before["Precision"] == f"{expected['precision']:.1%}"
     assert before["Recall"] == f"{expected['recall']:.1%}"
 
-    # the notches are core.thresholds' steps (even in log-odds); take one high up
+    # the notches are core.analysis.thresholds' steps (even in log-odds); take one high up
     notches = threshold_steps(analysis.y, analysis.scores, analysis.score_kind, extra=(0.5,))
     assert slider.options == [str(v) for v in notches] or len(slider.options) == len(notches)
     high = float(notches[int(0.9 * len(notches))])

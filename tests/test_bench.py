@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from core import bench
+from core.cli import bench
 
 FAMILIES = ["knn", "logreg"]  # the cheapest pairs on the 4,000-digit sample (a few seconds each)
 
@@ -86,7 +86,7 @@ def test_heavy_entry_is_opt_in():
 
 
 def test_families_and_targets_come_from_the_catalog_and_the_targets_file(tmp_path):
-    from core.catalog import MODEL_NAMES
+    from core.models.catalog import MODEL_NAMES
 
     assert bench.FAMILIES + bench.DEEP_FAMILIES == MODEL_NAMES
     assert bench.TARGETS_FILE.parent.name == "benchmarks" and "core" not in bench.TARGETS_FILE.parts[-3:-1]

@@ -2,7 +2,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from core.catalog import MODEL_NAMES, MODELS, UnknownModelError, build_pipeline, get_spec
+from core.models.catalog import MODEL_NAMES, MODELS, UnknownModelError, build_pipeline, get_spec
 
 EXPECTED = ("sgd", "random_forest", "knn", "logreg", "svc_ovo", "svc_ovr", "mlp", "cnn")
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 from conftest import write_idx_set
 
-from core.cli import main
+from core.cli.main import main
 
 
 def _run(*args, env_extra=None, timeout=300):

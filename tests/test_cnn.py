@@ -1,4 +1,4 @@
-"""The CNN catalog entry (core.cnn, issue 10): a real short training on the sample, the cache,
+"""The CNN catalog entry (core.models.cnn, issue 10): a real short training on the sample, the cache,
 probabilities, drawn digits, progress and training curve, and the "extra not installed" path."""
 
 from __future__ import annotations
@@ -11,19 +11,21 @@ import textwrap
 import joblib
 import numpy as np
 import pytest
+from conftest import make_store
 from drawn_digits import drawn_set
 
-from core.catalog import (
+from core.analysis.evaluation import training_curve
+from core.data.drawing import prepare_canvas
+from core.models.catalog import (
     MODEL_NAMES,
     build_pipeline,
     get_spec,
     is_available,
     unavailable_reason,
 )
-from core.drawing import prepare_canvas
-from core.evaluation import training_curve
 from core.progress import reporting
-from core.training import TrainOptions, train_model
+from core.store.records import TrainOptions
+from core.store.training import train_model
 
 EPOCHS = 3
 SHORT = TrainOptions(params={"max_epochs": EPOCHS})  # (max_epochs caps small_epochs)  # ~10 s on the 4,000-digit sample, 1 busy core
@@ -36,7 +38,7 @@ def trained(tmp_path_factory, sample_data):
     folder = tmp_path_factory.mktemp("cnn_models")
     reports = []
     with reporting(lambda fraction, message: reports.append((fraction, message))):
-        model = train_model("cnn", data=sample_data, options=SHORT, models_path=folder)
+        model = train_model(make_store(folder, sample_data), "cnn", options=SHORT)
     return model, folder, reports
 
 
@@ -46,7 +48,7 @@ def test_short_training_clears_a_floor_and_reloads_from_the_cache(trained, sampl
     pred = model.pipeline.predict(sample_data.X_test)
     acc = float(np.mean(pred == sample_data.y_test))
     assert acc >= 0.93, f"3-epoch CNN on the sample: {acc:.3f}"  # reaches ~0.97; chance is 0.10
-    again = train_model("cnn", data=sample_data, options=SHORT, models_path=folder)
+    again = train_model(make_store(folder, sample_data), "cnn", options=SHORT)
     assert again.from_cache and again.record == model.record
     np.testing.assert_array_equal(again.pipeline.predict(sample_data.X_test), pred)
     net = again.pipeline[-1]
@@ -140,7 +142,7 @@ def test_without_the_extra_the_catalog_lists_cnn_and_explains(tmp_path):
             import torch  # noqa: F401
         except ImportError:
             print("torch: not importable")
-        from core.catalog import MODEL_NAMES, build_pipeline, is_available, unavailable_reason
+        from core.models.catalog import MODEL_NAMES, build_pipeline, is_available, unavailable_reason
         from core.errors import MissingExtraError
         assert "cnn" in MODEL_NAMES and not is_available("cnn") and is_available("knn")
         print("reason:", unavailable_reason("cnn"))
@@ -157,7 +159,7 @@ def test_without_the_extra_the_catalog_lists_cnn_and_explains(tmp_path):
 
 def test_without_the_extra_train_cnn_says_how_to_install_and_fails(tmp_path):
     result = _run_without_torch("""
-        from core.cli import main
+        from core.cli.main import main
         sys.exit(main(["train", "--models", "cnn", "--source", "sample"]))
     """, tmp_path)
     assert result.returncode == 2
@@ -169,7 +171,7 @@ def test_without_the_extra_the_default_model_list_skips_cnn(tmp_path):
     """`python -m core train|evaluate` without --models share one model list; evaluate trains
     nothing (quick), so it shows the list: the others, and cnn as not installed."""
     result = _run_without_torch("""
-        from core.cli import main
+        from core.cli.main import main
         sys.exit(main(["evaluate", "--source", "sample"]))
     """, tmp_path)
     assert result.returncode == 1, result.stderr  # nothing trained yet in the empty folder
@@ -184,14 +186,18 @@ def test_without_the_extra_a_trained_cnn_artifact_is_kept_not_deleted(trained, t
     _, folder, _ = trained
     before = sorted(p.name for p in folder.glob("cnn-*") if not p.name.endswith(".lock"))
     result = _run_without_torch(f"""
-        from core.data import load_sample
+        from core.data.sources import load_sample
         from core.errors import MissingExtraError
-        from core.training import TrainOptions, latest_record, load_cached_model, train_model
+        from core.store.artifacts import ArtifactStore
+        from core.store.records import TrainOptions
+        from core.store.settings import Settings
+        from core.store.training import train_model
         data, options = load_sample(), TrainOptions(params={{"max_epochs": {EPOCHS}}})
-        print("record:", latest_record("cnn", data=data, models_path={str(folder)!r}) is not None)
-        print("loaded:", load_cached_model("cnn", data=data, options=options, models_path={str(folder)!r}))
+        store = ArtifactStore({str(folder)!r}, data=data, key_file=Settings.from_env().signing_key_file)
+        print("record:", store.latest("cnn") is not None)
+        print("loaded:", store.load("cnn", options=options))
         try:
-            train_model("cnn", data=data, options=options, models_path={str(folder)!r}, force=True)
+            train_model(store, "cnn", options=options, force=True)
         except MissingExtraError as exc:
             print("train:", exc)
     """, tmp_path)

@@ -1,4 +1,4 @@
-"""core.compare and ``python -m core compare`` on real models trained on the sample."""
+"""core.analysis.compare and ``python -m core compare`` on real models trained on the sample."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from core.cli import main
-from core.compare import (
+from core.analysis.compare import (
     QUADRANTS,
     compare_predictions,
     difference_cell,
@@ -17,8 +16,9 @@ from core.compare import (
     quadrant_indices,
     verdict,
 )
+from core.analysis.evaluation import accuracy, confusion
+from core.cli.main import main
 from core.errors import OptionsError
-from core.evaluation import accuracy, confusion
 
 PAIRS = [("knn", "svc_ovo"), ("sgd", "mlp"), ("logreg", "random_forest")]
 

@@ -10,15 +10,17 @@ from pathlib import Path
 
 import pytest
 from apptest_support import assert_clean, run_page, tiles
+from conftest import make_store
 from streamlit.testing.v1 import AppTest
 
-from core.compare import (
+from core.analysis.compare import (
     compare_predictions,
     difference_cell,
     format_p,
     quadrant_indices,
 )
-from core.label_errors import load_marks, rank_suspects
+from core.analysis.label_errors import rank_suspects
+from core.store.marks import load_marks, marks_path
 
 COMPARE, LABELS = "pages/5_Compare_models.py", "pages/6_Label_errors.py"
 
@@ -103,7 +105,7 @@ def test_label_errors_page_marks_persist_and_correct_the_metrics(env, preds, sam
     suggested = int(expected["suggested"].iloc[0])
     box.set_value(f"label is wrong (it is a {suggested})").run()
     assert_clean(at)
-    assert load_marks(sample_data.fingerprint, models_path=env) == {first: suggested}
+    assert load_marks(make_store(env, sample_data)) == {first: suggested}
 
     # a fresh session (a restart) shows the saved mark
     at = open_page(LABELS)
@@ -125,10 +127,15 @@ def test_label_errors_page_marks_persist_and_correct_the_metrics(env, preds, sam
 
 
 def test_unreadable_marks_file_is_reported_not_a_traceback(env, sample_data):
-    (env / f"label-marks-{sample_data.fingerprint}.json").write_text("{not json")
-    at = open_page(LABELS)
-    assert not at.exception
-    assert "unreadable" in at.error[0].value and "move it away" in at.error[0].value
+    path = marks_path(make_store(env, sample_data))
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("{not json")
+    try:
+        at = open_page(LABELS)
+        assert not at.exception
+        assert "unreadable" in at.error[0].value and "move it away" in at.error[0].value
+    finally:
+        path.unlink()
 
 
 def test_training_set_suspects_behind_a_button(env, sample_data):

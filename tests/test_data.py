@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from conftest import write_idx_set
 
-from core.data import DataSourceError, load_mnist, load_openml, load_sample
+from core.data.sources import DataSourceError, load_mnist, load_openml, load_sample
+from core.store.settings import Settings
 
 
 def test_sample_is_stratified_real_mnist(sample_data):
@@ -34,22 +35,22 @@ def test_arrays_are_read_only(sample_data):
 def test_auto_prefers_mnist_dir(tmp_path, sample_data, monkeypatch):
     write_idx_set(tmp_path, sample_data)
     monkeypatch.setenv("MNIST_DIR", str(tmp_path))
-    d = load_mnist()
-    assert d.source == "idx" and "MNIST_DIR" in d.reason
+    d = load_mnist(mnist_dir=Settings.from_env().mnist_dir)
+    assert d.source == "idx" and str(tmp_path) in d.reason
     assert d.n_train == 200
 
 
 def test_auto_falls_back_to_sample_offline(tmp_path, monkeypatch):
     monkeypatch.delenv("MNIST_DIR", raising=False)
     # an empty data home and an unroutable host: nothing cached, nothing reachable
-    monkeypatch.setattr("core.data._OPENML_HOST", ("127.0.0.1", 9))
+    monkeypatch.setattr("core.data.sources._OPENML_HOST", ("127.0.0.1", 9))
     d = load_mnist(data_home=tmp_path, timeout=1)
     assert d.source == "sample"
     assert "offline" in d.reason
 
 
 def test_openml_cache_is_used_and_corrupt_cache_is_dropped(tmp_path, sample_data, monkeypatch):
-    from core.data import _openml_npz
+    from core.data.sources import _openml_npz
     from core.fileio import atomic_save_npz
 
     npz = _openml_npz(tmp_path)

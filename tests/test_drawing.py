@@ -1,4 +1,4 @@
-"""core.drawing: drawn and uploaded digits become MNIST-like 28x28 images; bad input is refused clearly."""
+"""core.data.drawing: drawn and uploaded digits become MNIST-like 28x28 images; bad input is refused clearly."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import make_store
 from drawn_digits import draw_digit, drawn_set, photo_of
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from core.data import load_sample
-from core.drawing import (
+from core.data.drawing import (
     BlankImageError,
     ImageInputError,
     PreparedDigit,
@@ -25,6 +25,7 @@ from core.drawing import (
     prepare_image,
     prepare_upload,
 )
+from core.data.sources import load_sample
 
 MODELS = ("knn", "svc_ovo", "mlp")
 
@@ -61,10 +62,10 @@ def mnist_sample():
 @pytest.fixture(scope="session")
 def drawn_models(tmp_path_factory, mnist_sample):
     """knn, svc_ovo and mlp trained on the 4,000-digit sample (a few seconds each)."""
-    from core.training import train_model
+    from core.store.training import train_model
 
     folder = tmp_path_factory.mktemp("drawn_models")
-    return {name: train_model(name, data=mnist_sample, models_path=folder) for name in MODELS}
+    return {name: train_model(make_store(folder, mnist_sample), name) for name in MODELS}
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +155,7 @@ def test_huge_jpeg_is_decoded_at_reduced_scale_within_memory(huge_page, tmp_path
     path.write_bytes(encode(huge_page, "JPEG", quality=85))
     code = textwrap.dedent(f"""
         import resource, sys
-        from core.drawing import prepare_upload
+        from core.data.drawing import prepare_upload
         data = open({str(path)!r}, "rb").read()
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         digit = prepare_upload(data)

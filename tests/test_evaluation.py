@@ -1,24 +1,22 @@
 import numpy as np
 import pytest
+from conftest import make_store, predictions_of
 from sklearn import metrics
 
-from core.evaluation import (
+from core.analysis.evaluation import (
     accuracy,
     binary_analysis,
-    cached_predictions,
     cell_indices,
     classification_table,
     confusion,
-    predict_digit,
-    predict_test,
     summary_row,
     threshold_errors,
     threshold_for,
     threshold_metrics,
     top_confusions,
-    top_k,
     training_curve,
 )
+from core.models.predict import predict_digit, top_k
 
 
 def test_predictions_shapes_and_kinds(preds, sample_data):
@@ -35,7 +33,7 @@ def test_predictions_are_cached_beside_the_artifact(sample_models, sample_data, 
     model = sample_models["knn"]
     cache = model.path.with_name(model.path.stem + ".predictions.npz")
     assert cache.is_file()
-    again = predict_test(model, sample_data)
+    again = predictions_of(model, sample_data)
     np.testing.assert_array_equal(again.scores, preds["knn"].scores)
     assert again.predict_seconds == preds["knn"].predict_seconds  # read back, not re-timed
     np.testing.assert_array_equal(again.y_pred, model.pipeline.predict(sample_data.X_test))
@@ -157,11 +155,11 @@ def test_threshold_errors_match_the_counts(preds):
 
 def test_cached_predictions_without_loading_the_model(sample_models, sample_data, sample_models_dir, preds):
     record = sample_models["svc_ovo"].record
-    cached = cached_predictions(record, sample_data, models_path=sample_models_dir[0])
+    cached = make_store(sample_models_dir[0], sample_data).cached_predictions(record)
     np.testing.assert_array_equal(cached.scores, preds["svc_ovo"].scores)
-    from core.data import load_sample
+    from core.data.sources import load_sample
 
-    assert cached_predictions(record, load_sample(random_state=3), models_path=sample_models_dir[0]) is None
+    assert make_store(sample_models_dir[0], load_sample(random_state=3)).cached_predictions(record) is None
 
 
 def test_fitted_models_predict_in_the_calling_thread(sample_models):

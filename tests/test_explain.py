@@ -1,4 +1,4 @@
-"""core.explain on real models trained on the sample: occlusion maps, class weights, nearest digits."""
+"""core.analysis.explain on real models trained on the sample: occlusion maps, class weights, nearest digits."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from core.catalog import MODEL_NAMES, get_spec
-from core.evaluation import model_scores
-from core.explain import (
+from core.analysis.explain import (
     class_weight_images,
     explain_digit,
     feature_transform,
@@ -17,6 +15,8 @@ from core.explain import (
     occlusion_map,
     prefetch_neighbour_index,
 )
+from core.models.catalog import MODEL_NAMES, get_spec
+from core.models.predict import model_scores
 
 
 def confident_digit(pipeline, data) -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from apptest_support import assert_clean, run_page, tiles
+from conftest import predictions_of
 from streamlit.testing.v1 import AppTest
 
-from core.catalog import MODEL_NAMES, MODELS
-from core.evaluation import predict_test
-from core.trust import hand_over
+from core.analysis.trust import hand_over
+from core.models.catalog import MODEL_NAMES, MODELS
 
 
 def open_page(page: str, **query: str) -> AppTest:
@@ -47,7 +47,7 @@ def test_trust_page_renders(env, sample_models, sample_data):
     assert len(at.dataframe[0].value) == len(proba)
     assert "decision scores, not probabilities" in at.info[0].value
     chosen = at.selectbox(key="trust_model").value
-    expected = hand_over(predict_test(sample_models[chosen], sample_data), 0.02)
+    expected = hand_over(predictions_of(sample_models[chosen], sample_data), 0.02)
     assert tiles(at) == len(expected.indices) == 20
     at.slider(key="trust_share").set_value(5.0).run()
     assert_clean(at)
@@ -61,7 +61,7 @@ def test_loading_the_models_starts_their_neighbour_indexes(env, sample_data, sam
 
     import streamlit as st
 
-    from core import explain
+    from core.analysis import explain
 
     st.cache_resource.clear()  # the models load afresh in this test (AppTest shares the process cache)
     explain.clear_neighbour_cache()
@@ -79,8 +79,8 @@ def test_loading_the_models_starts_their_neighbour_indexes(env, sample_data, sam
 
 def test_trust_page_calibrates_every_model_on_request(env, sample_models, sample_data):
     """The calibration switch puts every model, decision scores included, on the reliability
-    diagram with its ECE after out-of-fold calibration (core.trust.calibrate_out_of_fold)."""
-    from core.trust import calibrate_out_of_fold
+    diagram with its ECE after out-of-fold calibration (core.analysis.trust.calibrate_out_of_fold)."""
+    from core.analysis.trust import calibrate_out_of_fold
 
     at = open_page("pages/8_Trust.py")
     at.toggle(key="trust_calibrate").set_value(True).run()
@@ -90,7 +90,7 @@ def test_trust_page_calibrates_every_model_on_request(env, sample_models, sample
     assert not [i for i in at.info if "decision scores, not probabilities" in i.value]
     for name, model in sample_models.items():
         row = table[table["model"] == MODELS[name].label].iloc[0]
-        cal = calibrate_out_of_fold(predict_test(model, sample_data), method="temperature")
+        cal = calibrate_out_of_fold(predictions_of(model, sample_data), method="temperature")
         assert row["after temperature"] == f"{100 * cal.after.ece:.2f}%"
         assert (row["expected calibration error"] == "n/a (decision scores)") == (not MODELS[name].has_proba)
     at.selectbox(key="trust_method").set_value("isotonic").run()

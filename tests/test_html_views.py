@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from core.catalog import ScoreKind
-from core.evaluation import predict_digit
+from core.models.catalog import ScoreKind
+from core.models.predict import predict_digit
 from dashboard.html_views import answer_cards_html, class_balance_html, table_html
 
 

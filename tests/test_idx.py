@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from conftest import write_idx_set
 
-from core.data import load_idx
-from core.idx import IDX_FILES, IdxFormatError, read_idx, write_idx
+from core.data.idx import IDX_FILES, IdxFormatError, read_idx, write_idx
+from core.data.sources import load_idx
 
 
 def test_round_trip_plain_and_gzip(tmp_path):

@@ -1,4 +1,4 @@
-"""core.label_errors and ``python -m core suspects`` on real models trained on the sample."""
+"""core.analysis.label_errors and ``python -m core suspects`` on real models trained on the sample."""
 
 from __future__ import annotations
 
@@ -9,21 +9,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import make_store
 
-from core.cli import main
+from core.analysis.evaluation import accuracy, confusion
+from core.analysis.label_errors import SUSPECT_COLUMNS, apply_corrections, combined_probabilities, marks_frame, rank_suspects
+from core.cli.main import main
 from core.errors import OptionsError
-from core.evaluation import accuracy, confusion
-from core.label_errors import (
-    SUSPECT_COLUMNS,
-    apply_corrections,
-    clear_mark,
-    combined_probabilities,
-    load_marks,
-    marks_frame,
-    marks_path,
-    rank_suspects,
-    save_mark,
-)
+from core.store.marks import clear_mark, load_marks, marks_path, save_mark
 
 N_FLIPS = 20
 RECALL_AT_50 = 0.9  # measured: 20 of 20 flips in the top 50 for seeds 0-5 (every catalog model on the sample)
@@ -79,28 +71,31 @@ def test_only_probability_models_are_averaged_unless_calibrated(preds):
 
 def test_marks_persist_across_a_restart(tmp_path, sample_data):
     fp = sample_data.fingerprint
-    save_mark(fp, 3, 7, n_test=sample_data.n_test, models_path=tmp_path)
-    save_mark(fp, 5, None, n_test=sample_data.n_test, models_path=tmp_path)
-    save_mark(fp, 9, 1, n_test=sample_data.n_test, models_path=tmp_path)
-    clear_mark(fp, 9, models_path=tmp_path)
-    assert marks_path(fp, models_path=tmp_path).parent == tmp_path
+    save_mark(make_store(tmp_path, sample_data), 3, 7)
+    save_mark(make_store(tmp_path, sample_data), 5, None)
+    save_mark(make_store(tmp_path, sample_data), 9, 1)
+    clear_mark(make_store(tmp_path, sample_data), 9)
+    assert marks_path(make_store(tmp_path, sample_data)).parent == tmp_path / "label_marks"
+    assert fp in marks_path(make_store(tmp_path, sample_data)).name
     # a new process reads the file the first one wrote
     code = (
-        "import json, sys; from core.label_errors import load_marks; "
-        f"print(json.dumps({{str(k): v for k, v in load_marks({fp!r}, models_path={str(tmp_path)!r}).items()}}))"
+        "import json, sys; from core.data.sources import load_sample; from core.store.marks import load_marks; "
+        "from core.store.artifacts import ArtifactStore; from core.store.settings import Settings; "
+        f"store = ArtifactStore({str(tmp_path)!r}, data=load_sample(), key_file=Settings.from_env().signing_key_file); "
+        "print(json.dumps({str(k): v for k, v in load_marks(store).items()}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == {"3": 7, "5": None}
-    assert not list(tmp_path.glob("*.tmp"))  # atomic write left no temp file
-    frame = marks_frame(load_marks(fp, models_path=tmp_path), sample_data.y_test)
+    assert not list(tmp_path.rglob("*.tmp"))  # atomic write left no temp file
+    frame = marks_frame(load_marks(make_store(tmp_path, sample_data)), sample_data.y_test)
     assert frame.to_dict("records") == [
         {"index": 3, "given": int(sample_data.y_test[3]), "verdict": "wrong", "corrected": 7},
         {"index": 5, "given": int(sample_data.y_test[5]), "verdict": "fine", "corrected": int(sample_data.y_test[5])},
     ]
     with pytest.raises(OptionsError, match="outside the test set"):
-        save_mark(fp, sample_data.n_test, 1, n_test=sample_data.n_test, models_path=tmp_path)
+        save_mark(make_store(tmp_path, sample_data), sample_data.n_test, 1)
     with pytest.raises(OptionsError, match="not a digit"):
-        save_mark(fp, 1, 12, n_test=sample_data.n_test, models_path=tmp_path)
+        save_mark(make_store(tmp_path, sample_data), 1, 12)
 
 
 def test_corrected_labels_change_the_metrics_by_exactly_the_marked_digits(preds):
@@ -146,7 +141,7 @@ def test_cli_suspects_without_models(capsys, tmp_path):
 
 
 def test_training_set_suspects_from_out_of_fold_probabilities(sample_data):
-    from core.label_errors import train_suspects
+    from core.analysis.label_errors import train_suspects
     from core.progress import reporting
 
     rng = np.random.default_rng(0)

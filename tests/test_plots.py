@@ -1,11 +1,11 @@
-"""core.plots: every figure builder on real data (the sample and models trained on it)."""
+"""core.plots.metrics: every figure builder on real data (the sample and models trained on it)."""
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from core.evaluation import (
+from core.analysis.evaluation import (
     binary_analysis,
     classification_table,
     confusion,
@@ -13,7 +13,7 @@ from core.evaluation import (
     threshold_metrics,
     training_curve,
 )
-from core.plots import (
+from core.plots.metrics import (
     CONFUSION_CONFIG,
     CONFUSION_MODES,
     downsample_curve,

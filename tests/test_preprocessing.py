@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from core.preprocessing import Deskew, augment_rotations, augment_shifts, deskew, deskew_memoized, scale_pixels
+from core.data.preprocessing import Deskew, augment_rotations, augment_shifts, deskew, deskew_memoized, scale_pixels
 
 
 def _reference_deskew(image: np.ndarray) -> np.ndarray:
@@ -86,8 +86,8 @@ def test_augment_rotations(sample_data):
 def test_augmented_fits_on_shifted_copies_of_deskewed_digits(sample_data):
     from sklearn.neighbors import KNeighborsClassifier
 
-    from core.catalog import build_pipeline
-    from core.preprocessing import Augmented, augment
+    from core.data.preprocessing import Augmented, augment
+    from core.models.catalog import build_pipeline
 
     X, y = sample_data.X_train[:300], sample_data.y_train[:300]
     pipe = build_pipeline("knn", augment="shifts").fit(X, y)

@@ -1,4 +1,4 @@
-"""core.store.ArtifactStore: signing, type checks, side files, cached accuracy, folder rules."""
+"""core.store.artifacts.ArtifactStore: signing, type checks, side files, cached accuracy, folder rules."""
 
 from __future__ import annotations
 
@@ -11,21 +11,24 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import MarkerPayload, resign_record
+from conftest import MarkerPayload, make_store, resign_record
 from sklearn.linear_model import LogisticRegression
 
 from core.errors import ArtifactError, ArtifactWarning, OptionsError
-from core.jobs import JobRunner, JobState
 from core.progress import report
-from core.settings import Settings
-from core.store import ArtifactStore, TrainOptions, load_signing_key
+from core.store.jobs import JobRunner, JobState
+from core.store.records import TrainOptions
+from core.store.settings import Settings
+from core.store.sidefiles import read_side_json, write_side_json
+from core.store.signing import load_signing_key
+from core.store.training import train_model
 
 SMALL = TrainOptions(max_train=600)
 
 
 @pytest.fixture
 def store(tmp_path, sample_data):
-    return ArtifactStore(tmp_path / "models", data=sample_data)
+    return make_store(tmp_path / "models", sample_data)
 
 
 def test_signing_key_is_created_once_private_and_outside_the_models_folder(tmp_path):
@@ -52,15 +55,15 @@ def test_the_session_never_uses_the_users_real_key():
 
 def test_another_installations_artifact_is_refused_kept_and_replaced(tmp_path, sample_data):
     folder = tmp_path / "models"
-    theirs = ArtifactStore(folder, data=sample_data, key_file=tmp_path / "their.key")
-    model = theirs.train("knn", options=SMALL)
-    mine = ArtifactStore(folder, data=sample_data)
+    theirs = make_store(folder, sample_data, key_file=tmp_path / "their.key")
+    model = train_model(theirs, "knn", options=SMALL)
+    mine = make_store(folder, sample_data)
     with pytest.warns(ArtifactWarning, match="not signed by this installation"):
         assert mine.load("knn", options=SMALL) is None
     assert model.path.exists()  # maybe another installation's: left alone, not deleted
     problems: list[str] = []
     assert mine.latest("knn", problems=problems) is None and "not signed" in problems[0]
-    retrained = mine.train("knn", options=SMALL)
+    retrained = train_model(mine, "knn", options=SMALL)
     assert not retrained.from_cache and mine.load("knn", options=SMALL).from_cache
 
 
@@ -68,7 +71,7 @@ def test_a_signed_artifact_of_the_wrong_type_is_refused(store):
     import hashlib
 
     for obj in (LogisticRegression(), {"a": 1}):
-        model = store.train("knn", options=SMALL)
+        model = train_model(store, "knn", options=SMALL)
         payload = pickle.dumps(obj)
         model.path.write_bytes(payload)
         record_path = model.path.with_suffix(".json")
@@ -82,14 +85,14 @@ def test_a_signed_artifact_of_the_wrong_type_is_refused(store):
 
 def test_reading_never_creates_the_folder(tmp_path, sample_data):
     folder = tmp_path / "nothing" / "here"
-    store = ArtifactStore(folder, data=sample_data)
+    store = make_store(folder, sample_data)
     assert [s.trained for s in store.statuses()] == [False] * len(store.statuses())
     assert store.load("knn") is None and store.record("knn") is None
     assert not folder.exists() and not (tmp_path / "nothing").exists()
 
 
 def test_accuracy_comes_from_cached_predictions_only(store, sample_data, tmp_path):
-    model = store.train("logreg", options=SMALL)
+    model = train_model(store, "logreg", options=SMALL)
     assert store.accuracy(model.record) is None  # nothing cached yet, nothing computed
     assert not model.path.with_name(model.path.name.replace(".joblib", ".predictions.npz")).exists()
     preds = store.predictions(model)
@@ -112,38 +115,38 @@ def test_options_and_seed_are_checked_against_the_data(store, sample_data):
 
 
 def test_side_files_round_trip_and_reject_bad_input(store, tmp_path):
-    assert store.read_json("label_errors", "abc") is None
-    path = store.write_json("label_errors", "abc", {"suspects": [1, 2, 3]})
+    assert read_side_json(store, "label_errors", "abc") is None
+    path = write_side_json(store, "label_errors", "abc", {"suspects": [1, 2, 3]})
     assert path.parent == store.folder / "label_errors" and store.data.fingerprint in path.name
-    assert store.read_json("label_errors", "abc") == {"suspects": [1, 2, 3]}
+    assert read_side_json(store, "label_errors", "abc") == {"suspects": [1, 2, 3]}
 
     def needs_suspects(value):
         return list(value["suspects"])
 
-    assert store.read_json("label_errors", "abc", validate=needs_suspects) == [1, 2, 3]
-    store.write_json("label_errors", "abc", {"other": 1})
+    assert read_side_json(store, "label_errors", "abc", validate=needs_suspects) == [1, 2, 3]
+    write_side_json(store, "label_errors", "abc", {"other": 1})
     with pytest.warns(ArtifactWarning, match="side file"):
-        assert store.read_json("label_errors", "abc", validate=needs_suspects) is None
+        assert read_side_json(store, "label_errors", "abc", validate=needs_suspects) is None
     path.write_text("{broken")
     with pytest.warns(ArtifactWarning):
-        assert store.read_json("label_errors", "abc") is None
+        assert read_side_json(store, "label_errors", "abc") is None
     for kind, key in (("../escape", "k"), ("tune", "../../x"), ("", "k")):
         with pytest.raises(ArtifactError):
             store.side_path(kind, key)
     with pytest.raises(ValueError):
-        store.write_json("tune", "k", {"bad": float("nan")})
+        write_side_json(store, "tune", "k", {"bad": float("nan")})
 
 
 def test_models_dir_that_is_a_file_is_a_clear_error(tmp_path, sample_data):
     file = tmp_path / "models"
     file.write_text("x")
     with pytest.raises(ArtifactError, match="not a folder"):
-        ArtifactStore(file, data=sample_data)
+        make_store(file, sample_data)
 
 
 def test_force_replaces_atomically_and_keeps_one_artifact(store):
-    first = store.train("logreg", options=SMALL)
-    again = store.train("logreg", options=SMALL, force=True)
+    first = train_model(store, "logreg", options=SMALL)
+    again = train_model(store, "logreg", options=SMALL, force=True)
     assert not again.from_cache and again.record.trained_at > first.record.trained_at
     files = sorted(p.name.split(".", 1)[1] for p in store.folder.iterdir())
     assert files == ["joblib", "json", "lock"]
@@ -180,15 +183,15 @@ def test_job_runner_runs_in_the_background_once_per_key():
 
 
 def test_training_as_a_job_is_the_stores_training(tmp_path, sample_data):
-    store = ArtifactStore(tmp_path / "models", data=sample_data)
+    store = make_store(tmp_path / "models", sample_data)
     runner = JobRunner()
-    job = runner.submit("logreg", lambda: store.train("logreg", options=SMALL), label="Training")
+    job = runner.submit("logreg", lambda: train_model(store, "logreg", options=SMALL), label="Training")
     assert job.wait(120) and job.state == JobState.DONE, job.error
     assert store.load("logreg", options=SMALL).record == job.result.record
 
 
 def test_copying_a_folder_keeps_its_models_usable(tmp_path, store):
-    model = store.train("logreg", options=SMALL)
+    model = train_model(store, "logreg", options=SMALL)
     copy = shutil.copytree(store.folder, tmp_path / "copy")
-    loaded = ArtifactStore(copy, data=store.data).load("logreg", options=SMALL)
+    loaded = make_store(copy, store.data).load("logreg", options=SMALL)
     assert loaded is not None and loaded.record == model.record

@@ -19,17 +19,12 @@ from pathlib import Path
 
 import pytest
 from apptest_support import html_tables
-from conftest import MarkerPayload
+from conftest import MarkerPayload, make_store, predictions_of
 
-from core.cli import main
-from core.training import (
-    ArtifactWarning,
-    TrainOptions,
-    artifact_key,
-    latest_record,
-    load_cached_model,
-    train_model,
-)
+from core.cli.main import main
+from core.errors import ArtifactWarning
+from core.store.records import TrainOptions
+from core.store.training import train_model
 
 SMALL = TrainOptions(max_train=600)
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _small_knn(folder, data):
-    model = train_model("knn", data=data, options=SMALL, models_path=folder)
+    model = train_model(make_store(folder, data), "knn", options=SMALL)
     return model.path, model.path.with_suffix(".json")
 
 
@@ -68,7 +63,7 @@ def test_forged_record_never_runs_its_pickle_in_core_or_cli(tmp_path, sample_dat
     marker = tmp_path / "code-ran"
     _forge(joblib_path, marker)
     with pytest.warns(ArtifactWarning):
-        assert load_cached_model("knn", data=sample_data, options=SMALL, models_path=folder) is None
+        assert make_store(folder, sample_data).load("knn", options=SMALL) is None
     assert not marker.exists()
 
     joblib_path, _ = _small_knn(folder, sample_data)
@@ -124,22 +119,22 @@ def test_malformed_record_warns_and_retrains_never_crashes(tmp_path, sample_data
     else:
         MUTATIONS[mutation](record)
     record_path.write_text(json.dumps(record))
-    assert latest_record("knn", data=sample_data, models_path=tmp_path) is None
+    assert make_store(tmp_path, sample_data).latest("knn") is None
     with pytest.warns(ArtifactWarning):
-        assert load_cached_model("knn", data=sample_data, options=SMALL, models_path=tmp_path) is None
+        assert make_store(tmp_path, sample_data).load("knn", options=SMALL) is None
     record_path.write_text(json.dumps(record))
-    again = train_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
+    again = train_model(make_store(tmp_path, sample_data), "knn", options=SMALL)
     assert not again.from_cache
-    assert load_cached_model("knn", data=sample_data, options=SMALL, models_path=tmp_path).from_cache
+    assert make_store(tmp_path, sample_data).load("knn", options=SMALL).from_cache
 
 
 def test_a_malformed_record_beside_a_good_one_does_not_hide_it(tmp_path, sample_data):
-    model = train_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
+    model = train_model(make_store(tmp_path, sample_data), "knn", options=SMALL)
     bad = json.loads(model.path.with_suffix(".json").read_text())
     bad["trained_at"] = 99
     (tmp_path / "knn-0123456789ab.json").write_text(json.dumps(bad))
     shutil.copy(model.path, tmp_path / "knn-0123456789ab.joblib")
-    assert latest_record("knn", data=sample_data, models_path=tmp_path) == model.record
+    assert make_store(tmp_path, sample_data).latest("knn") == model.record
 
 
 # ----------------------------------------------------------------- read-only folder
@@ -174,19 +169,18 @@ def read_only(folder: Path):
 
 
 def test_read_only_folder_reads_and_survives_a_corrupt_artifact(tmp_path, sample_data, monkeypatch):
-    from core.evaluation import predict_test
 
     folder = tmp_path / "models"
-    good = train_model("knn", data=sample_data, options=SMALL, models_path=folder)
-    bad = train_model("logreg", data=sample_data, options=SMALL, models_path=folder)
+    good = train_model(make_store(folder, sample_data), "knn", options=SMALL)
+    bad = train_model(make_store(folder, sample_data), "logreg", options=SMALL)
     bad.path.write_bytes(b"not a pickle")
     with read_only(folder) as ro:
-        loaded = load_cached_model("knn", data=sample_data, options=SMALL, models_path=ro)
+        loaded = make_store(ro, sample_data).load("knn", options=SMALL)
         assert loaded.from_cache and loaded.record == good.record
-        assert predict_test(loaded, sample_data).y_pred.shape == (1000,)
+        assert predictions_of(loaded, sample_data).y_pred.shape == (1000,)
         with pytest.warns(ArtifactWarning):
-            assert load_cached_model("logreg", data=sample_data, options=SMALL, models_path=ro) is None
-        assert latest_record("knn", data=sample_data, models_path=ro) == good.record
+            assert make_store(ro, sample_data).load("logreg", options=SMALL) is None
+        assert make_store(ro, sample_data).latest("knn") == good.record
         result = _cli("evaluate", "--source", "sample", "--models", "knn", "logreg", "--max-train", "600",
                       "--models-dir", str(ro))
         assert "Traceback" not in result.stderr and "KNN" in result.stdout
@@ -204,10 +198,10 @@ def test_training_into_a_read_only_folder_says_why(tmp_path, sample_data):
     from core.errors import ArtifactError
 
     folder = tmp_path / "models"
-    train_model("knn", data=sample_data, options=SMALL, models_path=folder)
+    train_model(make_store(folder, sample_data), "knn", options=SMALL)
     with read_only(folder) as ro:
         with pytest.raises(ArtifactError, match="read-only|cannot write") as err:
-            train_model("logreg", data=sample_data, options=SMALL, models_path=ro)
+            train_model(make_store(ro, sample_data), "logreg", options=SMALL)
         assert str(ro) in str(err.value)
         result = _cli("train", "--source", "sample", "--models", "logreg", "--max-train", "600", "--models-dir", str(ro))
         assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -239,7 +233,7 @@ def test_models_dir_that_is_a_file(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("suffix", [".joblib", ".json", ".lock"])
 def test_a_directory_where_an_artifact_file_belongs(tmp_path, sample_data, suffix, capsys):
-    key = artifact_key("logreg", data=sample_data, options=SMALL)
+    key = make_store('.', sample_data).key("logreg", options=SMALL)
     (tmp_path / f"logreg-{key}{suffix}").mkdir()
     rc = main(["train", "--source", "sample", "--models", "logreg", "--max-train", "600", "--models-dir", str(tmp_path)])
     err = capsys.readouterr().err
@@ -260,25 +254,29 @@ def test_empty_models_dir_flag_is_an_error(tmp_path, capsys, monkeypatch):
 
 _CRASHING_TRAINER = """
 import resource, signal, sys
-from core.data import load_sample
-from core.training import TrainOptions, train_model
+from core.data.sources import load_sample
+from core.store.artifacts import ArtifactStore
+from core.store.records import TrainOptions
+from core.store.settings import Settings
+from core.store.training import train_model
 signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it by default
 resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))  # SIGXFSZ kills us mid-write
-train_model("knn", data=load_sample(), options=TrainOptions(max_train=600), models_path=sys.argv[1], force=True)
+store = ArtifactStore(sys.argv[1], data=load_sample(), key_file=Settings.from_env().signing_key_file)
+train_model(store, "knn", options=TrainOptions(max_train=600), force=True)
 """
 
 
 def test_force_keeps_the_good_artifact_when_the_writer_dies_and_temp_files_go(tmp_path, sample_data):
-    good = train_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
+    good = train_model(make_store(tmp_path, sample_data), "knn", options=SMALL)
     assert good.record.model_bytes > 20_000
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", _CRASHING_TRAINER, str(tmp_path)], env=env, capture_output=True,
                           text=True, timeout=240, check=False)
     assert proc.returncode == -signal.SIGXFSZ, proc.stderr
     assert list(tmp_path.glob("*.tmp")), "the killed writer should have left a partial temp file"
-    again = load_cached_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
+    again = make_store(tmp_path, sample_data).load("knn", options=SMALL)
     assert again is not None and again.from_cache and again.record.model_sha256 == good.record.model_sha256
-    train_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
+    train_model(make_store(tmp_path, sample_data), "knn", options=SMALL)
     assert not list(tmp_path.glob("*.tmp")), "a dead writer's temp file was left behind"
 
 
@@ -313,7 +311,7 @@ def test_app_sees_a_model_again_after_the_cli_retrains_the_same_bytes(sample_mod
 def test_idx_with_a_valid_header_and_zero_items(tmp_path):
     import struct
 
-    from core.idx import IdxFormatError, read_idx
+    from core.data.idx import IdxFormatError, read_idx
 
     path = tmp_path / "t10k-images-idx3-ubyte"
     path.write_bytes(bytes([0, 0, 8, 3]) + struct.pack(">III", 0, 28, 28))
@@ -350,8 +348,8 @@ def test_max_train_at_or_above_the_training_size_means_all(tmp_path, capsys, sam
     assert main(["train", "--source", "sample", "--models", "logreg", "--models-dir", str(tmp_path)]) == 0
     assert "logreg: cache" in capsys.readouterr().err
     assert len(list(tmp_path.glob("logreg-*.joblib"))) == 1
-    assert artifact_key("logreg", data=sample_data, options=TrainOptions(max_train=10**9)) == \
-        artifact_key("logreg", data=sample_data)
+    assert make_store('.', sample_data).key("logreg", options=TrainOptions(max_train=10**9)) == \
+        make_store('.', sample_data).key("logreg")
 
 
 def test_each_artifact_warning_is_printed_once(tmp_path, sample_data):
@@ -373,7 +371,7 @@ def test_cli_accepts_source_with_blanks_like_the_app(tmp_path):
 
 
 def test_openml_fetch_never_changes_the_process_socket_timeout(tmp_path, monkeypatch):
-    from core.data import DataSourceError, load_openml
+    from core.data.sources import DataSourceError, load_openml
 
     hang = socket.socket()
     hang.bind(("127.0.0.1", 0))
@@ -412,10 +410,10 @@ def test_picking_a_model_ranks_by_cached_predictions_without_unpickling(sample_m
                                                                        tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from core.catalog import MODEL_NAMES
-    from core.evaluation import accuracy, predict_test
+    from core.analysis.evaluation import accuracy
+    from core.models.catalog import MODEL_NAMES
 
-    accs = {name: accuracy(predict_test(sample_models[name], sample_data)) for name in MODEL_NAMES}  # cached on disk
+    accs = {name: accuracy(predictions_of(sample_models[name], sample_data)) for name in MODEL_NAMES}  # cached on disk
     best = max(MODEL_NAMES, key=lambda n: (accs[n], -MODEL_NAMES.index(n)))
     folder = shutil.copytree(sample_models_dir[0], tmp_path / "models")
     (sgd,) = folder.glob("sgd-*.joblib")
@@ -436,8 +434,9 @@ def test_picking_a_model_ranks_by_cached_predictions_without_unpickling(sample_m
 
 
 def test_app_latency_is_the_shared_robust_measurement(sample_models, sample_data):
-    import core.evaluation
+    import core.analysis.evaluation
+    from core.models.predict import compute_predictions
 
-    assert not hasattr(core.evaluation, "_latency_ms")  # one latency helper: core.timing
-    preds = core.evaluation.compute_predictions(sample_models["knn"].pipeline, sample_data)
+    assert not hasattr(core.analysis.evaluation, "_latency_ms")  # one latency helper: core.models.predict
+    preds = compute_predictions(sample_models["knn"].pipeline, sample_data.X_test, sample_data.y_test)
     assert 0 < preds.latency_ms < 1000 * preds.predict_seconds

@@ -1,16 +1,17 @@
-"""core.thresholds: slider notches where a user cares, with labels a user can read."""
+"""core.analysis.thresholds: slider notches where a user cares, with labels a user can read."""
 
 import numpy as np
 import pytest
+from conftest import predictions_of
 
-from core.catalog import ScoreKind
-from core.evaluation import binary_analysis, predict_test
-from core.thresholds import PROBABILITY_LIMIT, threshold_label, threshold_steps
+from core.analysis.evaluation import binary_analysis
+from core.analysis.thresholds import PROBABILITY_LIMIT, threshold_label, threshold_steps
+from core.models.catalog import ScoreKind
 
 
 @pytest.fixture(scope="module")
 def analyses(sample_models, sample_data):
-    return {n: binary_analysis(predict_test(m, sample_data), 5) for n, m in sample_models.items()}
+    return {n: binary_analysis(predictions_of(m, sample_data), 5) for n, m in sample_models.items()}
 
 
 @pytest.mark.parametrize("name", ["logreg", "mlp", "knn", "random_forest"])

@@ -4,10 +4,12 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import MarkerPayload, resign_record
+from conftest import MarkerPayload, make_store, resign_record
 
-from core.catalog import MODEL_NAMES
-from core.training import ArtifactWarning, TrainOptions, artifact_key, cached_record, load_cached_model, train_model
+from core.errors import ArtifactWarning
+from core.models.catalog import MODEL_NAMES
+from core.store.records import TrainOptions
+from core.store.training import train_model
 
 # Floors well under what each model reaches on the 4,000/1,000 sample (see README), far above chance (10%).
 FLOORS = {"sgd": 0.88, "random_forest": 0.93, "knn": 0.94, "logreg": 0.90, "svc_ovo": 0.95, "svc_ovr": 0.95, "mlp": 0.92, "cnn": 0.95}
@@ -26,33 +28,33 @@ def test_every_model_trains_and_clears_floor(sample_models, sample_data, name):
 
 
 def test_cache_hit_returns_the_saved_model(tmp_path, sample_data):
-    first = train_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
+    first = train_model(make_store(tmp_path, sample_data), "knn", options=SMALL)
     assert not first.from_cache
-    again = train_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
+    again = train_model(make_store(tmp_path, sample_data), "knn", options=SMALL)
     assert again.from_cache and again.record == first.record
     X = sample_data.X_test[:50]
     np.testing.assert_array_equal(again.pipeline.predict(X), first.pipeline.predict(X))
-    assert cached_record("knn", data=sample_data, options=SMALL, models_path=tmp_path) == first.record
+    assert make_store(tmp_path, sample_data).record("knn", options=SMALL) == first.record
     assert sorted(p.suffix for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [".joblib", ".json"]
 
 
 def test_key_changes_with_everything_that_changes_the_result(sample_data, tmp_path):
-    base = artifact_key("knn", data=sample_data, options=SMALL)
-    assert artifact_key("knn", data=sample_data, options=TrainOptions(max_train=600)) == base
+    base = make_store('.', sample_data).key("knn", options=SMALL)
+    assert make_store('.', sample_data).key("knn", options=TrainOptions(max_train=600)) == base
     others = {
-        artifact_key("knn", data=sample_data, options=TrainOptions(max_train=601)),
-        artifact_key("knn", data=sample_data, options=TrainOptions(max_train=600, deskew=False)),
-        artifact_key("knn", data=sample_data, options=TrainOptions(max_train=600, augment="shifts")),
-        artifact_key("knn", data=sample_data, options=TrainOptions(max_train=600, params={"n_neighbors": 3})),
-        artifact_key("knn", data=sample_data, options=SMALL, random_state=1),
-        artifact_key("mlp", data=sample_data, options=SMALL),
+        make_store('.', sample_data).key("knn", options=TrainOptions(max_train=601)),
+        make_store('.', sample_data).key("knn", options=TrainOptions(max_train=600, deskew=False)),
+        make_store('.', sample_data).key("knn", options=TrainOptions(max_train=600, augment="shifts")),
+        make_store('.', sample_data).key("knn", options=TrainOptions(max_train=600, params={"n_neighbors": 3})),
+        make_store('.', sample_data).key("knn", options=SMALL, random_state=1),
+        make_store('.', sample_data).key("mlp", options=SMALL),
     }
     assert base not in others and len(others) == 6
-    assert cached_record("knn", data=sample_data, options=TrainOptions(max_train=601), models_path=tmp_path) is None
+    assert make_store(tmp_path, sample_data).record("knn", options=TrainOptions(max_train=601)) is None
 
 
 def _artifact(tmp_path, sample_data, name="knn"):
-    model = train_model(name, data=sample_data, options=SMALL, models_path=tmp_path)
+    model = train_model(make_store(tmp_path, sample_data), name, options=SMALL)
     return model, model.path, model.path.with_suffix(".json")
 
 
@@ -60,16 +62,16 @@ def test_truncated_artifact_warns_and_retrains(tmp_path, sample_data):
     model, joblib_path, _ = _artifact(tmp_path, sample_data)
     joblib_path.write_bytes(joblib_path.read_bytes()[:100])
     with pytest.warns(ArtifactWarning, match="unusable"):
-        again = train_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
+        again = train_model(make_store(tmp_path, sample_data), "knn", options=SMALL)
     assert not again.from_cache and again.notes
-    assert load_cached_model("knn", data=sample_data, options=SMALL, models_path=tmp_path).from_cache
+    assert make_store(tmp_path, sample_data).load("knn", options=SMALL).from_cache
 
 
 def test_corrupt_json_warns_and_retrains(tmp_path, sample_data):
     _, _, json_path = _artifact(tmp_path, sample_data)
     json_path.write_text("{not json")
     with pytest.warns(ArtifactWarning):
-        again = train_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
+        again = train_model(make_store(tmp_path, sample_data), "knn", options=SMALL)
     assert not again.from_cache
     assert json.loads(json_path.read_text())["key"] == again.record.key
 
@@ -80,7 +82,7 @@ def test_tampered_file_is_never_unpickled(tmp_path, sample_data):
     marker = tmp_path / "code-ran"
     joblib_path.write_bytes(pickle.dumps(MarkerPayload(str(marker))))
     with pytest.warns(ArtifactWarning, match="SHA-256"):
-        again = train_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
+        again = train_model(make_store(tmp_path, sample_data), "knn", options=SMALL)
     assert not marker.exists()
     assert not again.from_cache
 
@@ -92,31 +94,31 @@ def test_stale_versions_are_retrained(tmp_path, sample_data):
     json_path.write_text(json.dumps(record))
     resign_record(json_path)  # validly signed, but by an older scikit-learn
     with pytest.warns(ArtifactWarning, match="trained with sklearn 0.24.2"):
-        assert load_cached_model("knn", data=sample_data, options=SMALL, models_path=tmp_path) is None
+        assert make_store(tmp_path, sample_data).load("knn", options=SMALL) is None
     assert not json_path.exists()
 
 
 def test_bad_options_and_names(sample_data, tmp_path):
-    from core.catalog import UnknownModelError
+    from core.models.catalog import UnknownModelError
 
     with pytest.raises(UnknownModelError, match="valid names"):
-        train_model("nope", data=sample_data, models_path=tmp_path)
+        train_model(make_store(tmp_path, sample_data), "nope")
     with pytest.raises(ValueError, match="unknown augmentation 'flips'"):
-        train_model("knn", data=sample_data, options=TrainOptions(augment="flips"), models_path=tmp_path)
+        train_model(make_store(tmp_path, sample_data), "knn", options=TrainOptions(augment="flips"))
     with pytest.raises(ValueError, match="max_train=5 is too small"):
-        train_model("knn", data=sample_data, options=TrainOptions(max_train=5), models_path=tmp_path)
+        train_model(make_store(tmp_path, sample_data), "knn", options=TrainOptions(max_train=5))
 
 
 def test_augmentation_trains_on_five_times_the_digits(tmp_path, sample_data):
-    model = train_model("knn", data=sample_data, options=TrainOptions(max_train=300, augment="shifts"), models_path=tmp_path)
+    model = train_model(make_store(tmp_path, sample_data), "knn", options=TrainOptions(max_train=300, augment="shifts"))
     assert model.record.n_train == 1500 and model.record.options["augment"] == "shifts"
     assert "shifts augmentation" in model.record.options_summary()
 
 
 def _train_in_process(folder, queue):
-    from core.data import load_sample
+    from core.data.sources import load_sample
 
-    model = train_model("logreg", data=load_sample(), options=TrainOptions(max_train=1500), models_path=folder)
+    model = train_model(make_store(folder, load_sample()), "logreg", options=TrainOptions(max_train=1500))
     queue.put((model.from_cache, model.record.model_sha256))
 
 
@@ -139,17 +141,16 @@ def test_two_processes_training_the_same_key_end_with_one_good_artifact(tmp_path
 def test_latest_record_finds_the_newest_variant_for_this_data(tmp_path, sample_data):
     import time
 
-    from core.data import load_sample
-    from core.training import latest_record, options_of
+    from core.data.sources import load_sample
 
-    assert latest_record("knn", data=sample_data, models_path=tmp_path) is None
-    plain = train_model("knn", data=sample_data, options=SMALL, models_path=tmp_path)
-    assert latest_record("knn", data=sample_data, models_path=tmp_path) == plain.record
+    assert make_store(tmp_path, sample_data).latest("knn") is None
+    plain = train_model(make_store(tmp_path, sample_data), "knn", options=SMALL)
+    assert make_store(tmp_path, sample_data).latest("knn") == plain.record
     time.sleep(1.1)  # trained_at has one-second resolution
-    shifted = train_model("knn", data=sample_data, options=TrainOptions(max_train=300, augment="shifts"), models_path=tmp_path)
-    found = latest_record("knn", data=sample_data, models_path=tmp_path)
+    shifted = train_model(make_store(tmp_path, sample_data), "knn", options=TrainOptions(max_train=300, augment="shifts"))
+    found = make_store(tmp_path, sample_data).latest("knn")
     assert found == shifted.record and found.options["augment"] == "shifts"
-    again = load_cached_model("knn", data=sample_data, options=options_of(found), models_path=tmp_path)
+    again = make_store(tmp_path, sample_data).load("knn", options=found.train_options())
     assert again.from_cache and again.record == shifted.record
-    assert latest_record("knn", data=load_sample(random_state=5), models_path=tmp_path) is None
-    assert latest_record("mlp", data=sample_data, models_path=tmp_path) is None
+    assert make_store(tmp_path, load_sample(random_state=5)).latest("knn") is None
+    assert make_store(tmp_path, sample_data).latest("mlp") is None

@@ -1,4 +1,4 @@
-"""core.trust and ``python -m core trust`` on real models trained on the sample."""
+"""core.analysis.trust and ``python -m core trust`` on real models trained on the sample."""
 
 from __future__ import annotations
 
@@ -8,14 +8,12 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import predictions_of
 from drawn_digits import drawn_set
 from PIL import Image, ImageDraw
 
-from core.catalog import MODEL_NAMES, MODELS
-from core.drawing import prepare_canvas
-from core.errors import OptionsError
-from core.evaluation import accuracy, predict_digit, predict_test
-from core.trust import (
+from core.analysis.evaluation import accuracy
+from core.analysis.trust import (
     InkReference,
     abstention_curve,
     calibrate,
@@ -27,6 +25,10 @@ from core.trust import (
     reliability,
     verdict,
 )
+from core.data.drawing import prepare_canvas
+from core.errors import OptionsError
+from core.models.catalog import MODEL_NAMES, MODELS
+from core.models.predict import predict_digit
 
 PROBA = [n for n in MODEL_NAMES if MODELS[n].has_proba]
 DECISION = [n for n in MODEL_NAMES if not MODELS[n].has_proba]
@@ -49,7 +51,7 @@ def direct_ece(y, proba, n_bins=10):
 
 @pytest.mark.parametrize("name", PROBA)
 def test_ece_equals_a_direct_computation(name, sample_models, sample_data):
-    preds = predict_test(sample_models[name], sample_data)
+    preds = predictions_of(sample_models[name], sample_data)
     assert expected_calibration_error(preds.y_true, preds.scores) == pytest.approx(direct_ece(preds.y_true, preds.scores), abs=1e-12)
     rel = reliability(preds.y_true, preds.scores)
     assert rel.table["count"].sum() == len(preds.y_true)
@@ -57,14 +59,14 @@ def test_ece_equals_a_direct_computation(name, sample_models, sample_data):
 
 
 def test_ece_of_decision_scores_is_refused(sample_models, sample_data):
-    preds = predict_test(sample_models[DECISION[0]], sample_data)
+    preds = predictions_of(sample_models[DECISION[0]], sample_data)
     with pytest.raises(ValueError, match="not probabilities"):
         expected_calibration_error(preds.y_true, preds.scores)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_abstaining_on_the_least_confident_digits_does_not_lower_accuracy(name, sample_models, sample_data):
-    preds = predict_test(sample_models[name], sample_data)
+    preds = predictions_of(sample_models[name], sample_data)
     curve = abstention_curve(preds, coverages=[1.0, 0.99, 0.98, 0.95])
     acc = dict(zip(curve["coverage"], curve["accuracy"]))
     assert acc[1.0] == pytest.approx(accuracy(preds))
@@ -73,7 +75,7 @@ def test_abstaining_on_the_least_confident_digits_does_not_lower_accuracy(name, 
 
 
 def test_hand_over_gives_the_least_confident_digits(sample_models, sample_data):
-    preds = predict_test(sample_models["mlp"], sample_data)
+    preds = predictions_of(sample_models["mlp"], sample_data)
     result = hand_over(preds, 0.05)
     conf = confidence(preds.scores, preds.score_kind)
     assert len(result.indices) == 50
@@ -86,7 +88,7 @@ def test_hand_over_gives_the_least_confident_digits(sample_models, sample_data):
 
 
 def test_calibrated_decision_scores_become_probabilities(sample_data):
-    from core.catalog import build_pipeline
+    from core.models.catalog import build_pipeline
 
     X, y = sample_data.X_train, sample_data.y_train
     pipeline = build_pipeline("sgd").fit(X[:3000], y[:3000])
@@ -102,7 +104,7 @@ def test_calibrated_decision_scores_become_probabilities(sample_data):
 
 @pytest.fixture(scope="module")
 def judge(sample_models, sample_data):
-    preds = {n: predict_test(m, sample_data) for n, m in sample_models.items()}
+    preds = {n: predictions_of(m, sample_data) for n, m in sample_models.items()}
     ranked = sorted(sample_models.values(), key=lambda m: -accuracy(preds[m.record.name]))
     thresholds = {n: confidence_threshold(p) for n, p in preds.items()}
     reference = InkReference.from_digits(sample_data.X_train)
@@ -140,7 +142,7 @@ def test_clear_digits_keep_the_plain_headline(judge, sample_data):
 
 def test_disagreement_hedges_with_two_candidates(judge, sample_data, sample_models):
     # the test digit on which the models split most (from their cached test predictions)
-    votes = np.stack([predict_test(m, sample_data).y_pred for m in sample_models.values()])
+    votes = np.stack([predictions_of(m, sample_data).y_pred for m in sample_models.values()])
     top_share = np.array([np.bincount(col, minlength=10).max() for col in votes.T]) / len(votes)
     i = int(np.argmin(top_share))
     assert top_share[i] < 0.6
@@ -197,7 +199,7 @@ def test_cli_prints_the_ece_and_exact_coverage_lines(sample_models_dir, sample_m
                              capture_output=True, text=True, timeout=120, check=False)
         assert out.returncode == 0, out.stderr
         lines = out.stdout.strip().splitlines()
-        preds = predict_test(sample_models[name], sample_data)
+        preds = predictions_of(sample_models[name], sample_data)
         if MODELS[name].has_proba:
             assert lines[1] == f"expected calibration error: {100 * expected_calibration_error(preds.y_true, preds.scores):.2f}%"
         else:

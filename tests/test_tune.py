@@ -1,4 +1,4 @@
-"""Hyperparameter search and cross-validation (core.tune, the tune/cv CLI) on real digits, with the
+"""Hyperparameter search and cross-validation (core.analysis.tune, the tune/cv CLI) on real digits, with the
 local joblib engine and a real distributed.LocalCluster started here."""
 
 from __future__ import annotations
@@ -7,29 +7,17 @@ import socket
 import time
 
 import pytest
+from conftest import make_store
 
-from core.catalog import build_pipeline
-from core.cli import main
+from core.analysis.leaderboard import leaderboard_frame
+from core.analysis.tune import cached_cv, cross_validate_model, cv_columns, default_grid, search
+from core.cli.main import main
 from core.errors import ClusterError, OptionsError, UnknownModelError
-from core.leaderboard import leaderboard_frame
+from core.models.catalog import build_pipeline
+from core.models.grids import parse_grid, train_params
 from core.progress import reporting
-from core.training import (
-    TrainOptions,
-    artifact_key,
-    latest_record,
-    load_cached_model,
-    options_of,
-    train_model,
-)
-from core.tune import (
-    cached_cv,
-    cross_validate_model,
-    cv_columns,
-    default_grid,
-    parse_grid,
-    search,
-    train_params,
-)
+from core.store.records import TrainOptions
+from core.store.training import train_model
 
 TINY = ["n_neighbors=1,3", "weights=uniform,distance", "pca=20"]  # 4 candidates
 SMALL = {"folds": 3, "max_train": 600}
@@ -52,7 +40,7 @@ def local_result(sample_data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("tune-local")
     seen = []
     with reporting(lambda fraction, message: seen.append((fraction, message))):
-        result = search("knn", sample_data, grid=parse_grid("knn", TINY), models_path=folder, **SMALL)
+        result = search(make_store(folder, sample_data), "knn", grid=parse_grid("knn", TINY), **SMALL)
     return result, folder, seen
 
 
@@ -90,11 +78,11 @@ def test_bad_grid_input_names_the_value(name, assignments, needles):
 
 def test_empty_grid_and_unknown_model(sample_data, tmp_path):
     with pytest.raises(OptionsError, match="grid is empty"):
-        search("knn", sample_data, grid={}, models_path=tmp_path, **SMALL)
+        search(make_store(tmp_path, sample_data), "knn", grid={}, **SMALL)
     with pytest.raises(OptionsError, match="no values for weights"):
-        search("knn", sample_data, grid={"weights": []}, models_path=tmp_path, **SMALL)
+        search(make_store(tmp_path, sample_data), "knn", grid={"weights": []}, **SMALL)
     with pytest.raises(OptionsError, match="'3x'"):  # a string where an integer belongs
-        search("knn", sample_data, grid={"n_neighbors": ["3x"]}, models_path=tmp_path, **SMALL)
+        search(make_store(tmp_path, sample_data), "knn", grid={"n_neighbors": ["3x"]}, **SMALL)
     with pytest.raises(UnknownModelError, match="valid names"):
         parse_grid("resnet", [])
     assert search_files(tmp_path) == []
@@ -102,10 +90,10 @@ def test_empty_grid_and_unknown_model(sample_data, tmp_path):
 
 def test_subset_too_small_for_k_folds(sample_data, tmp_path):
     with pytest.raises(OptionsError) as err:
-        search("knn", sample_data, grid=parse_grid("knn", TINY), folds=5, max_train=30, models_path=tmp_path)
+        search(make_store(tmp_path, sample_data), "knn", grid=parse_grid("knn", TINY), folds=5, max_train=30)
     assert "max_train=30" in str(err.value) and "5-fold" in str(err.value) and ">= 50" in str(err.value)
     with pytest.raises(OptionsError, match="at least 2 folds"):
-        search("knn", sample_data, grid=parse_grid("knn", TINY), folds=1, models_path=tmp_path)
+        search(make_store(tmp_path, sample_data), "knn", grid=parse_grid("knn", TINY), folds=1)
     assert search_files(tmp_path) == []
 
 
@@ -116,7 +104,7 @@ def test_unreachable_scheduler_fails_fast_naming_it(sample_data, tmp_path):
     address = f"tcp://127.0.0.1:{port}"
     start = time.monotonic()
     with pytest.raises(ClusterError) as err:
-        search("knn", sample_data, grid=parse_grid("knn", TINY), dask_address=address, models_path=tmp_path, **SMALL)
+        search(make_store(tmp_path, sample_data), "knn", grid=parse_grid("knn", TINY), dask_address=address, **SMALL)
     assert time.monotonic() - start <= 10
     assert address in str(err.value) and "dask scheduler" in str(err.value)
     assert search_files(tmp_path) == []
@@ -142,7 +130,7 @@ def test_local_search_table_progress_and_file(local_result, sample_data):
 
 
 def test_heatmap_over_two_parameters(local_result):
-    from core.plots_tune import plot_search_heatmap, varying_params
+    from core.plots.tune import plot_search_heatmap, varying_params
 
     result, _, _ = local_result
     table = result.table()
@@ -158,18 +146,16 @@ def test_heatmap_over_two_parameters(local_result):
 def test_identical_search_is_a_cache_hit(local_result, sample_data):
     result, folder, _ = local_result
     start = time.perf_counter()
-    again = search("knn", sample_data, grid=parse_grid("knn", TINY), models_path=folder, **SMALL)
+    again = search(make_store(folder, sample_data), "knn", grid=parse_grid("knn", TINY), **SMALL)
     assert again.from_cache and time.perf_counter() - start < 2
     assert again.rows == result.rows and again.best_params == result.best_params
-    other = search("knn", sample_data, grid=parse_grid("knn", TINY), models_path=folder, folds=3, max_train=600,
-                   random_state=1)
+    other = search(make_store(folder, sample_data), "knn", grid=parse_grid("knn", TINY), folds=3, max_train=600, random_state=1)
     assert not other.from_cache and len(search_files(folder)) == 2
 
 
 def test_dask_cluster_gives_the_same_result(local_result, sample_data, cluster, tmp_path):
     result, _, _ = local_result
-    on_cluster = search("knn", sample_data, grid=parse_grid("knn", TINY), dask_address=cluster.scheduler_address,
-                        models_path=tmp_path, **SMALL)
+    on_cluster = search(make_store(tmp_path, sample_data), "knn", grid=parse_grid("knn", TINY), dask_address=cluster.scheduler_address, **SMALL)
     assert not on_cluster.from_cache and on_cluster.engine.startswith(f"dask {cluster.scheduler_address}")
     assert on_cluster.best_params == result.best_params
     assert [(r["mean_accuracy"], r["std_accuracy"], r["rank"]) for r in on_cluster.rows] == \
@@ -189,29 +175,29 @@ def test_tuned_params_survive_the_record(sample_data, tmp_path):
         "knn": TrainOptions(max_train=500, params=train_params("knn", {"n_neighbors": 3, "weights": "distance", "pca": 20})),
     }
     for name, options in cases.items():
-        trained = train_model(name, data=sample_data, options=options, models_path=tmp_path)
-        record = latest_record(name, data=sample_data, models_path=tmp_path)
+        trained = train_model(make_store(tmp_path, sample_data), name, options=options)
+        record = make_store(tmp_path, sample_data).latest(name)
         assert record is not None and record.key == trained.record.key
-        again = options_of(record)
-        assert artifact_key(name, data=sample_data, options=again) == record.key
-        assert load_cached_model(name, data=sample_data, options=again, models_path=tmp_path) is not None
-    knn = latest_record("knn", data=sample_data, models_path=tmp_path)
+        again = record.train_options()
+        assert make_store('.', sample_data).key(name, options=again) == record.key
+        assert make_store(tmp_path, sample_data).load(name, options=again) is not None
+    knn = make_store(tmp_path, sample_data).latest("knn")
     assert knn.options["params"] == {"n_neighbors": 3, "weights": "distance", "pca": 20}
     assert knn.options_summary() == "deskew, first 500 digits, n_neighbors=3, pca=20"
-    assert "hidden_layer_sizes=16" in latest_record("mlp", data=sample_data, models_path=tmp_path).options_summary()
+    assert "hidden_layer_sizes=16" in make_store(tmp_path, sample_data).latest("mlp").options_summary()
     assert build_pipeline("knn", params={"pca": 20}).named_steps["pca"].n_components == 20
 
 
 def test_cross_validation_is_cached_and_feeds_the_leaderboard(sample_data, tmp_path):
-    assert cv_columns("logreg", data=sample_data, models_path=tmp_path) == {}
-    cv = cross_validate_model("logreg", sample_data, cv=3, max_train=600, models_path=tmp_path)
+    assert cv_columns(make_store(tmp_path, sample_data), "logreg") == {}
+    cv = cross_validate_model(make_store(tmp_path, sample_data), "logreg", cv=3, max_train=600)
     assert not cv.from_cache and 0.8 < cv.mean < 1 and cv.std > 0 and cv.folds == 3 and cv.n_train == 600
-    again = cross_validate_model("logreg", sample_data, cv=3, max_train=600, models_path=tmp_path)
+    again = cross_validate_model(make_store(tmp_path, sample_data), "logreg", cv=3, max_train=600)
     assert again.from_cache and (again.mean, again.std) == (cv.mean, cv.std)
-    assert cached_cv("logreg", data=sample_data, models_path=tmp_path).mean == cv.mean
+    assert cached_cv(make_store(tmp_path, sample_data), "logreg").mean == cv.mean
     other = TrainOptions(params={"C": 0.1})
-    assert cached_cv("logreg", data=sample_data, options=other, models_path=tmp_path) is None
-    columns = cv_columns("logreg", data=sample_data, models_path=tmp_path)
+    assert cached_cv(make_store(tmp_path, sample_data), "logreg", options=other) is None
+    columns = cv_columns(make_store(tmp_path, sample_data), "logreg")
     assert columns == {"cv_accuracy": cv.mean, "cv_std": cv.std}
     frame = leaderboard_frame([{"label": "Logistic regression", "accuracy": 0.9, **columns}])
     assert frame["CV accuracy %"].iloc[0] == pytest.approx(100 * cv.mean)
@@ -228,7 +214,7 @@ def test_cli_tune_on_a_dask_cluster_and_train_best(cluster, sample_data, tmp_pat
     assert f"engine: dask {cluster.scheduler_address}" in out and "2 candidates x 3 folds = 6 fits" in out
     assert "CV accuracy %" in out and "best: C=" in out and "test accuracy" in out
     best_c = float(out.split("best: C=")[1].split(":")[0])
-    record = latest_record("logreg", data=sample_data, models_path=tmp_path)
+    record = make_store(tmp_path, sample_data).latest("logreg")
     assert record.options["params"]["C"] == best_c and record.n_train == sample_data.n_train
     assert main(args[:-1]) == 0 and "cached result" in capsys.readouterr().out
     assert main(["cv", "logreg", "--source", "sample", "--models-dir", str(tmp_path), "--cv", "3",

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 from apptest_support import html_tables
+from conftest import make_store
 from streamlit.testing.v1 import AppTest
-
-from core.training import latest_record
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = str(ROOT / "dashboard" / "Home.py")
@@ -52,7 +51,7 @@ def test_tune_page_search_train_best_and_cv(env, sample_data):
     assert list((env / "search").glob("knn-*.json"))
 
     clean(at.button(key="tune_train_best").click().run())
-    record = latest_record("knn", data=sample_data, models_path=env)
+    record = make_store(env, sample_data).latest("knn")
     assert record is not None and record.options["params"]["pca"] == 20
     assert "Every page now shows this variant" in at.info[0].value
 

@@ -1,4 +1,4 @@
-"""Leaderboard: the models' scores (core.leaderboard), accuracy bars, per-class F1, accuracy vs
+"""Leaderboard: the models' scores (core.analysis.leaderboard), accuracy bars, per-class F1, accuracy vs
 latency, the MLP's training curve."""
 
 import math
@@ -6,14 +6,14 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core.leaderboard import accuracy_standard_error, leaderboard_frame
-from core.plots import (
+from core.analysis.leaderboard import accuracy_standard_error, leaderboard_frame
+from core.analysis.tune import cv_columns
+from core.plots.metrics import (
     plot_accuracy_bars,
     plot_accuracy_latency,
     plot_f1_heatmap,
     plot_training_curve,
 )
-from core.tune import cv_columns
 from dashboard import cache
 from dashboard.components import require_data, require_loaded_models, setup_page
 
@@ -40,7 +40,7 @@ st.subheader("Scores on the test set")
 # cross-validation accuracy (Tune page's "Cross-validate", or python -m core cv) when cached
 rows = [
     {**cache.load_summary(models[n], data),
-     **cv_columns(n, data=data, options=models[n].record.train_options(), models_path=cache.models_path())}
+     **cv_columns(cache.store(data), n, options=models[n].record.train_options())}
     for n in chosen
 ]
 table = leaderboard_frame(rows, n_test=data.n_test)

@@ -4,7 +4,7 @@ Session state (mirrored in the URL as ``?model=mlp&view=errors&cell=4-9``, so a 
 shared link reopens the same gallery):
 * ``cm_cell``: the selected cell ``(true, predicted)`` or None; set by a click on the
   matrix or by a "top confusions" button.
-* ``cm_mode``: the view (errors only by default: see core.plots.CONFUSION_MODES).
+* ``cm_mode``: the view (errors only by default: see core.plots.metrics.CONFUSION_MODES).
 * ``cm_chart_<n>``: the chart's selection event (key from :func:`chart_key`, n =
   ``cm_nonce``, which goes up after every click so the next click lands on a fresh chart).
   A test can inject a click as ``{"selection": {"points": [{"point_index": row * 10 + col}]}}``.
@@ -15,9 +15,10 @@ import re
 import pandas as pd
 import streamlit as st
 
-from core.catalog import ScoreKind
-from core.evaluation import cell_indices, top_k
-from core.plots import CONFUSION_CONFIG, CONFUSION_MODES, plot_confusion_matrix
+from core.analysis.evaluation import cell_indices
+from core.models.catalog import ScoreKind
+from core.models.predict import top_k
+from core.plots.metrics import CONFUSION_CONFIG, CONFUSION_MODES, plot_confusion_matrix
 from dashboard import cache, cache_ui
 from dashboard.components import (
     GALLERY_PAGE_SIZE,

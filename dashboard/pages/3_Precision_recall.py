@@ -1,6 +1,6 @@
 """Precision recall: one digit against the rest, with a movable decision threshold.
 
-The threshold is an ``st.select_slider`` whose notches come from core.thresholds (evenly spaced
+The threshold is an ``st.select_slider`` whose notches come from core.analysis.thresholds (evenly spaced
 on the log-odds scale for probabilities, over the contested score range for decision scores).
 The value is kept per model and digit in ``st.session_state["pr_thresholds"]``, so switching to
 another digit and back finds it again, and it is mirrored in the URL with the digit
@@ -11,10 +11,10 @@ The "target precision" button sets it to core's exact threshold_for value.
 import numpy as np
 import streamlit as st
 
-from core.catalog import ScoreKind
-from core.evaluation import threshold_errors, threshold_for, threshold_metrics
-from core.plots import plot_pr_curve, plot_roc_curve, plot_threshold_curves
-from core.thresholds import threshold_label, threshold_steps
+from core.analysis.evaluation import threshold_errors, threshold_for, threshold_metrics
+from core.analysis.thresholds import threshold_label, threshold_steps
+from core.models.catalog import ScoreKind
+from core.plots.metrics import plot_pr_curve, plot_roc_curve, plot_threshold_curves
 from dashboard import cache
 from dashboard.components import (
     digit_gallery,

@@ -1,10 +1,10 @@
 """Draw a digit (or upload a picture of one) and see what every trained model answers.
 
-The picture goes through core.drawing (prepare_canvas / prepare_upload), which turns it
-into a 28x28 MNIST-style digit; core.evaluation.predict_digit runs every trained model.
+The picture goes through core.data.drawing (prepare_canvas / prepare_upload), which turns it
+into a 28x28 MNIST-style digit; core.analysis.evaluation.predict_digit runs every trained model.
 Whichever input changed last (canvas or upload) is the one used.
 
-The headline is core.trust.verdict: "Prediction: D" only when the models agree and the most
+The headline is core.analysis.trust.verdict: "Prediction: D" only when the models agree and the most
 accurate one is confident, "Not sure: 4 or 9?" otherwise, and "This does not look like a
 digit" when the ink is far from MNIST's (a bar, a dot) or no model is confident.
 
@@ -17,15 +17,15 @@ mounts), where it covers neither the drawing area nor the instruction above it.
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from core.drawing import (
+from core.analysis.trust import verdict
+from core.data.drawing import (
     BlankImageError,
     ImageInputError,
     prepare_canvas,
     prepare_upload,
 )
-from core.evaluation import predict_digit
-from core.explain_plots import plot_pixel_map
-from core.trust import verdict
+from core.models.predict import predict_digit
+from core.plots.explain import plot_pixel_map
 from dashboard import cache
 from dashboard.cache_explain import (
     load_explanation,
@@ -39,7 +39,7 @@ from dashboard.html_views import answer_cards_html
 CANVAS_PX = 280
 # No ``type=`` filter on the uploader: a file it refuses in the browser never reaches the
 # script, so the previous upload's result stayed on screen under the uploader's error.
-# core.drawing.prepare_upload refuses what it cannot read, with a message that clears it.
+# core.data.drawing.prepare_upload refuses what it cannot read, with a message that clears it.
 UPLOAD_HINT = "PNG, JPEG, GIF, BMP, WebP or TIFF"
 
 setup_page("Draw a digit", "✏️")

@@ -2,7 +2,7 @@
 
 Session state:
 * ``cmp_a`` / ``cmp_b``: the two picked models (mirrored in the URL as ``?a=knn&b=svc_ovo``).
-* ``cmp_open``: what the gallery shows: ``("quadrant", key)`` (a key of core.compare.QUADRANTS),
+* ``cmp_open``: what the gallery shows: ``("quadrant", key)`` (a key of core.analysis.compare.QUADRANTS),
   ``("cell", (true, predicted))`` (a cell of the difference matrix) or None.
 * ``cmp_chart_<n>``: the difference matrix's selection event (n = ``cmp_nonce``, raised after
   every click, as on the Confusion matrix page). A test can inject a click as
@@ -12,8 +12,7 @@ Session state:
 import numpy as np
 import streamlit as st
 
-from core.catalog import MODEL_NAMES
-from core.compare import (
+from core.analysis.compare import (
     QUADRANTS,
     compare_predictions,
     difference_cell,
@@ -21,8 +20,9 @@ from core.compare import (
     format_p,
     quadrant_indices,
 )
-from core.plots import CONFUSION_CONFIG
-from core.plots_compare import plot_difference_matrix
+from core.models.catalog import MODEL_NAMES
+from core.plots.compare import plot_difference_matrix
+from core.plots.metrics import CONFUSION_CONFIG
 from dashboard import cache, cache_labels
 from dashboard.components import (
     GALLERY_PAGE_SIZE,

@@ -1,20 +1,15 @@
 """Label errors: test digits whose label is probably wrong (cleanlab), and the user's marks.
 
 Session state: ``le_mark_<index>`` is the mark selectbox of a suspect; changing it saves the
-mark to the models folder at once (core.label_errors.save_mark / clear_mark).
+mark to the models folder at once (core.store.marks.save_mark / clear_mark).
 """
 
 import streamlit as st
 
+from core.analysis.label_errors import marks_frame, train_suspects
 from core.errors import DashboardError
-from core.label_errors import (
-    clear_mark,
-    load_marks,
-    marks_frame,
-    save_mark,
-    train_suspects,
-)
 from core.progress import reporting
+from core.store.marks import clear_mark, load_marks, save_mark
 from dashboard import cache, cache_labels
 from dashboard.components import (
     digit_gallery,
@@ -65,7 +60,7 @@ st.caption(
 )
 
 try:
-    marks = load_marks(data.fingerprint, models_path=cache.models_path())
+    marks = load_marks(cache.store(data))
 except DashboardError as exc:
     st.error(str(exc))
     marks = {}
@@ -81,10 +76,10 @@ def on_mark(index: int) -> None:
     choice = st.session_state[f"le_mark_{index}"]
     try:
         if choice == NOT_MARKED:
-            clear_mark(data.fingerprint, index, models_path=cache.models_path())
+            clear_mark(cache.store(data), index)
         else:
             corrected = None if choice == FINE else int(choice[-2])
-            save_mark(data.fingerprint, index, corrected, n_test=data.n_test, models_path=cache.models_path())
+            save_mark(cache.store(data), index, corrected)
     except DashboardError as exc:
         st.session_state["_le_error"] = str(exc)
 

@@ -2,7 +2,7 @@
 
 The test index is in the URL (``?index=123``, written back when the user types another), so
 a link (every digit tile in the app is one) reopens the same digit; ``?model=`` picks the
-model to explain. Explanations come from core.explain (occlusion maps, class weights of
+model to explain. Explanations come from core.analysis.explain (occlusion maps, class weights of
 linear models, nearest training digits), cached per model and digit.
 """
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.evaluation import predict_digit
-from core.explain_plots import plot_pixel_map, plot_weight_images
+from core.models.predict import predict_digit
+from core.plots.explain import plot_pixel_map, plot_weight_images
 from dashboard.cache_explain import load_explanation, ranked_models
 from dashboard.components import (
     digit_gallery,

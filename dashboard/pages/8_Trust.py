@@ -3,16 +3,16 @@
 Reliability diagrams and the expected calibration error (probability models; with the
 calibration switch, every model after out-of-fold calibration on the test digits), the abstention
 curves of several models, and a control that hands a model's least confident test digits to
-a human, with the gallery of those digits. All numbers come from core.trust.
+a human, with the gallery of those digits. All numbers come from core.analysis.trust.
 """
 
 import pandas as pd
 import streamlit as st
 
-from core.catalog import ScoreKind
-from core.evaluation import top_k
-from core.explain_plots import plot_abstention, plot_reliability
-from core.trust import CALIBRATION_METHODS, abstention_curve, hand_over, reliability
+from core.analysis.trust import CALIBRATION_METHODS, abstention_curve, hand_over, reliability
+from core.models.catalog import ScoreKind
+from core.models.predict import top_k
+from core.plots.explain import plot_abstention, plot_reliability
 from dashboard.cache_explain import load_calibration, ranked_models
 from dashboard.components import (
     digit_gallery,

@@ -1,31 +1,20 @@
 """Tune: grid search with stratified K-fold CV (here or on a Dask cluster), a heatmap of the
 results, and one click to train the best parameters as the model's variant on every page.
 
-Session state: ``tune_result`` (the last core.tune.SearchResult shown), ``tune_cv`` (the last
+Session state: ``tune_result`` (the last core.analysis.tune.SearchResult shown), ``tune_cv`` (the last
 CvResult), ``tune_trained`` (a message about the last variant trained here).
 """
 
 import streamlit as st
 
-from core.catalog import AUGMENTATIONS, get_spec
+from core.analysis.tune import DEFAULT_FOLDS, DEFAULT_MAX_TRAIN, cached_cv, cross_validate_model, latest_options, search
 from core.errors import DashboardError
-from core.plots_tune import plot_search_heatmap, varying_params
+from core.models.catalog import AUGMENTATIONS, get_spec
+from core.models.grids import GRIDS, TUNABLE_MODELS, format_value, parse_grid, train_params
+from core.plots.tune import plot_search_heatmap, varying_params
 from core.progress import reporting
-from core.settings import Settings
-from core.training import TrainOptions, train_model
-from core.tune import (
-    DEFAULT_FOLDS,
-    DEFAULT_MAX_TRAIN,
-    GRIDS,
-    TUNABLE_MODELS,
-    cached_cv,
-    cross_validate_model,
-    format_value,
-    latest_options,
-    parse_grid,
-    search,
-    train_params,
-)
+from core.store.records import TrainOptions
+from core.store.training import train_model
 from dashboard import cache
 from dashboard.components import require_data, setup_page
 
@@ -36,7 +25,7 @@ st.caption(
     "or on a Dask cluster. Results are cached beside the models: the same search again is instant."
 )
 data = require_data()
-folder = cache.models_path()
+store = cache.store(data)
 
 name = st.selectbox("Model", TUNABLE_MODELS, format_func=lambda n: get_spec(n).label, key="tune_model")
 spec = get_spec(name)
@@ -57,7 +46,7 @@ max_train = middle.number_input(
     step=500, key="tune_max_train", help="a stratified subset of the training set",
 )
 address = right.text_input(
-    "Dask scheduler (empty: this machine)", value=Settings.from_env().dask_address or "", key="tune_dask",
+    "Dask scheduler (empty: this machine)", value=cache.settings().dask_address or "", key="tune_dask",
     placeholder="tcp://127.0.0.1:8786", help="default: DASK_SCHEDULER_ADDRESS",
 ).strip() or None
 
@@ -66,8 +55,8 @@ if st.button("Run search", type="primary", key="tune_run"):
         grid = parse_grid(name, [f"{k}={v}" for k, v in texts.items()])
         bar = st.progress(0.0, text="starting…")
         with reporting(lambda fraction, message: bar.progress(fraction or 0.0, text=message)):
-            st.session_state.tune_result = search(name, data, grid=grid, folds=int(folds), max_train=int(max_train),
-                                                  dask_address=address, models_path=folder)
+            st.session_state.tune_result = search(store, name, grid=grid, folds=int(folds), max_train=int(max_train),
+                                                  dask_address=address)
         bar.empty()
     except DashboardError as exc:
         st.error(str(exc))
@@ -97,8 +86,8 @@ if result is not None and result.name == name:
     if st.button(f"Train {spec.label} with {shown} on the full training set", key="tune_train_best"):
         try:
             with st.status(f"Training {spec.label}…") as status:
-                model = train_model(name, data=data, options=TrainOptions(params=params, augment=augment, deskew=deskew),
-                                    models_path=folder, on_status=status.write)
+                with reporting(lambda _fraction, message: status.write(message)):
+                    model = train_model(store, name, options=TrainOptions(params=params, augment=augment, deskew=deskew))
                 status.update(label=f"{spec.label} ready", state="complete")
             how = "loaded from the cache" if model.from_cache else f"trained in {model.record.fit_seconds:.1f} s"
             st.session_state.tune_trained = (
@@ -111,20 +100,19 @@ if result is not None and result.name == name:
         st.info(st.session_state.tune_trained)
 
 st.subheader("Cross-validate the current variant")
-options = latest_options(name, data=data, models_path=folder)
+options = latest_options(store, name)
 st.caption(f"{spec.label}: {'its most recently trained variant' if options else 'catalog defaults (not trained yet)'}, "
            "with the folds, subset and scheduler above. The leaderboard shows the result.")
 if st.button("Cross-validate", key="tune_cv_run"):
     try:
         bar = st.progress(0.0, text="starting…")
         with reporting(lambda fraction, message: bar.progress(fraction or 0.0, text=message)):
-            st.session_state.tune_cv = cross_validate_model(name, data, options=options, cv=int(folds),
-                                                            max_train=int(max_train), dask_address=address,
-                                                            models_path=folder)
+            st.session_state.tune_cv = cross_validate_model(store, name, options=options, cv=int(folds),
+                                                            max_train=int(max_train), dask_address=address)
         bar.empty()
     except DashboardError as exc:
         st.error(str(exc))
-known = cached_cv(name, data=data, options=options, models_path=folder)
+known = cached_cv(store, name, options=options)
 if known is not None:
     st.metric("CV accuracy", f"{100 * known.mean:.2f}%", help=known.summary())
     st.caption(known.summary())

@@ -9,11 +9,12 @@ import re
 
 import pytest
 from browser_support import no_exception_shown, settle
+from conftest import make_store, predictions_of
 from playwright.sync_api import expect
 
-from core.compare import difference_cell, quadrant_indices
-from core.evaluation import predict_test
-from core.label_errors import clear_mark, load_marks, rank_suspects
+from core.analysis.compare import difference_cell, quadrant_indices
+from core.analysis.label_errors import rank_suspects
+from core.store.marks import clear_mark, load_marks
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +33,7 @@ def tile_indices(page) -> list[int]:
 
 def test_difference_cell_and_quadrant_open_their_digits(page, server, sample_models, sample_data):
     a, b = "knn", "sgd"
-    pa, pb = (predict_test(sample_models[n], sample_data) for n in (a, b))
+    pa, pb = (predictions_of(sample_models[n], sample_data) for n in (a, b))
     goto(page, f"{server.url}/Compare_models?a={a}&b={b}", "Compare models")
     assert no_exception_shown(page)
     cell = next(c for c in (difference_cell(pa, pb, t, p) for t in range(10) for p in range(10) if t != p)
@@ -63,7 +64,7 @@ def test_difference_cell_and_quadrant_open_their_digits(page, server, sample_mod
 
 def test_a_mark_on_a_suspect_is_saved_and_survives_a_reload(page, server, sample_models, sample_data, sample_models_dir):
     folder, _ = sample_models_dir
-    preds = {n: predict_test(m, sample_data) for n, m in sample_models.items()}
+    preds = {n: predictions_of(m, sample_data) for n, m in sample_models.items()}
     top = rank_suspects(preds).iloc[0]
     index, suggested = int(top["index"]), int(top["suggested"])
     choice = f"label is wrong (it is a {suggested})"
@@ -74,7 +75,7 @@ def test_a_mark_on_a_suspect_is_saved_and_survives_a_reload(page, server, sample
         tile.locator('[data-testid="stSelectbox"]').click()
         page.get_by_role("option", name=choice, exact=True).click()
         settle(page, timeout=180)
-        assert load_marks(sample_data.fingerprint, models_path=folder) == {index: suggested}
+        assert load_marks(make_store(folder, sample_data)) == {index: suggested}
         expect(page.locator('[data-testid="stDataFrame"]')).to_have_count(1)  # the marks table
 
         page.reload()
@@ -84,4 +85,4 @@ def test_a_mark_on_a_suspect_is_saved_and_survives_a_reload(page, server, sample
         expect(page.locator(f".st-key-le_tile_{index}").get_by_role("combobox")).to_have_value(choice)
         assert no_exception_shown(page)
     finally:
-        clear_mark(sample_data.fingerprint, index, models_path=folder)
+        clear_mark(make_store(folder, sample_data), index)

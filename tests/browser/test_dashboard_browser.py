@@ -22,10 +22,11 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from browser_support import no_exception_shown, open_app_page, settle
+from conftest import predictions_of
 from playwright.sync_api import expect
 
-from core.catalog import MODELS
-from core.evaluation import binary_analysis, confusion, predict_test, threshold_metrics
+from core.analysis.evaluation import binary_analysis, confusion, threshold_metrics
+from core.models.catalog import MODELS
 
 pytestmark = pytest.mark.browser
 
@@ -67,7 +68,7 @@ def expect_gallery(page, heading: str | None, tiles: int) -> None:
 def test_confusion_cells_open_galleries_of_exactly_their_digits(page, server, sample_models, sample_data):
     open_app_page(page, server.url, "Confusion matrix", title="Confusion matrix")
     name = sidebar_model(page)
-    cm = confusion(predict_test(sample_models[name], sample_data))
+    cm = confusion(predictions_of(sample_models[name], sample_data))
     cells = sorted(
         ((int(cm[i, j]), i, j) for i in range(10) for j in range(10) if i != j and 1 <= cm[i, j] <= PAGE_SIZE),
         reverse=True,
@@ -101,7 +102,7 @@ def _metric(page, label: str):
 def test_threshold_slider_moves_precision_and_recall(page, server, sample_models, sample_data):
     open_app_page(page, server.url, "Precision recall", title="Precision recall")
     name = sidebar_model(page)
-    analysis = binary_analysis(predict_test(sample_models[name], sample_data), 5)
+    analysis = binary_analysis(predictions_of(sample_models[name], sample_data), 5)
     # the slider's thumb is a visually hidden <input type="range"> (react-aria); the page
     # prints the exact threshold under the slider ("Exact threshold: `0.5`")
     thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first

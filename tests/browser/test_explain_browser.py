@@ -12,9 +12,10 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 from browser_support import no_exception_shown, open_app_page, settle
+from conftest import predictions_of
 from playwright.sync_api import expect
 
-from core.evaluation import confusion, predict_test
+from core.analysis.evaluation import confusion
 
 pytestmark = pytest.mark.browser
 
@@ -61,7 +62,7 @@ def clear(page) -> None:
 def test_gallery_tile_opens_the_inspector_on_its_index(page, server, sample_models, sample_data):
     open_app_page(page, server.url, "Confusion matrix", title="Confusion matrix")
     name = parse_qs(urlparse(page.url).query)["model"][0]
-    cm = confusion(predict_test(sample_models[name], sample_data))
+    cm = confusion(predictions_of(sample_models[name], sample_data))
     np.fill_diagonal(cm, 0)
     i, j = np.unravel_index(np.argmax(cm), cm.shape)
     page.locator(CELLS).nth(99).wait_for(state="attached")

@@ -12,7 +12,7 @@ import pytest
 from browser_support import StreamlitServer, open_app_page, settle
 from playwright.sync_api import expect
 
-from core.catalog import MODELS
+from core.models.catalog import MODELS
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,403 @@
+"""When to trust a model's answer: calibration, abstention, and the Draw page's verdict.
+
+* :func:`reliability` / :func:`expected_calibration_error`: top-label reliability diagram
+  data and the ECE for probability models (``sum_b n_b/n * |accuracy_b - confidence_b|``
+  over equal-width confidence bins).
+* :func:`calibrate`: scikit-learn's ``CalibratedClassifierCV`` around an already fitted
+  pipeline (``FrozenEstimator``: scikit-learn 1.9 has no ``cv="prefit"`` any more), fitted on
+  held-out digits the model was not trained on; it turns decision scores into probabilities.
+* :func:`calibrate_out_of_fold`: calibration measured on the saved test predictions alone:
+  ``CalibratedClassifierCV`` (temperature scaling by default) fitted on the other folds of the
+  test digits for each digit; the reliability and ECE before and after.
+* :func:`confidence`: a model's confidence per digit: the top probability, or for decision
+  scores the margin between the two best scores (not a probability).
+* :func:`abstention_curve` / :func:`hand_over`: accuracy on the digits a model keeps when it
+  hands its least confident ones to a human.
+* :func:`ink_statistics`, :class:`InkReference`, :func:`verdict`: the Draw page's headline,
+  "Prediction: D", "Not sure: 4 or 9?" or "This does not look like a digit", as plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from core.analysis.evaluation import TestPredictions
+from core.errors import OptionsError
+from core.models.catalog import ScoreKind
+
+__all__ = [
+    "AGREEMENT",
+    "CALIBRATION_METHODS",
+    "COVERAGES",
+    "HEDGE_SHARE",
+    "HandOver",
+    "InkReference",
+    "Calibrated",
+    "Reliability",
+    "Verdict",
+    "abstention_curve",
+    "calibrate",
+    "calibrate_out_of_fold",
+    "calibrated_probabilities",
+    "confidence",
+    "confidence_threshold",
+    "expected_calibration_error",
+    "hand_over",
+    "ink_statistics",
+    "reliability",
+    "verdict",
+]
+
+#: Coverage levels the CLI prints.
+COVERAGES = (1.0, 0.99, 0.98, 0.95)
+
+
+# ----------------------------------------------------------------- calibration
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """Reliability diagram data: ``table`` has one row per non-empty bin with columns
+    ``bin_low``, ``bin_high``, ``confidence`` (mean top probability), ``accuracy``, ``count``;
+    ``ece`` is the expected calibration error (0-1)."""
+
+    table: pd.DataFrame
+    ece: float
+
+
+def _check_proba(scores: np.ndarray) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or scores.shape[1] < 2:
+        raise ValueError(f"scores must be (n, n_classes) probabilities, got shape {scores.shape}.")
+    if scores.min() < -1e-9 or scores.max() > 1 + 1e-9 or not np.allclose(scores.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError("scores are not probabilities (rows must be in 0-1 and sum to 1); "
+                         "decision scores have no calibration error: calibrate the model first.")
+    return scores
+
+
+def reliability(y_true: np.ndarray, proba: np.ndarray, *, n_bins: int = 10) -> Reliability:
+    """Top-label reliability: bin the digits by the top probability ``proba`` (n, 10) into
+    ``n_bins`` equal-width bins of [0, 1] and compare each bin's accuracy with its confidence."""
+    proba = _check_proba(proba)
+    y_true = np.asarray(y_true)
+    conf = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y_true
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)  # bins (lo, hi]
+    rows, ece = [], 0.0
+    for b in range(n_bins):
+        mask = which == b
+        if not mask.any():
+            continue
+        acc, c = float(correct[mask].mean()), float(conf[mask].mean())
+        rows.append({"bin_low": edges[b], "bin_high": edges[b + 1], "confidence": c, "accuracy": acc,
+                     "count": int(mask.sum())})
+        ece += mask.sum() / len(conf) * abs(acc - c)
+    return Reliability(pd.DataFrame(rows, columns=["bin_low", "bin_high", "confidence", "accuracy", "count"]), float(ece))
+
+
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, *, n_bins: int = 10) -> float:
+    """The ECE of probabilities ``proba`` (n, 10) for labels ``y_true`` (n,); see :func:`reliability`."""
+    return reliability(y_true, proba, n_bins=n_bins).ece
+
+
+def calibrate(pipeline, X_holdout: np.ndarray, y_holdout: np.ndarray, *, method: str = "sigmoid") -> CalibratedClassifierCV:
+    """A probability model made from the fitted ``pipeline`` (left unchanged): a per-class
+    ``method`` ("sigmoid" or "isotonic") calibrator fitted on held-out digits (n, 784) that
+    the pipeline was NOT trained on. ``predict_proba`` of the result gives probabilities."""
+    if method not in ("sigmoid", "isotonic"):
+        raise ValueError(f"method={method!r}; use 'sigmoid' or 'isotonic'.")
+    return CalibratedClassifierCV(FrozenEstimator(pipeline), method=method).fit(X_holdout, y_holdout)
+
+
+def calibrated_probabilities(scores: np.ndarray, labels: np.ndarray, *, folds: int = 5, random_state: int = 0) -> np.ndarray:
+    """Probabilities (n, 10) from scores (n, 10): a multinomial logistic regression on the
+    standardised scores, each digit predicted by a fit on the other ``folds - 1`` folds, so no
+    digit's probabilities were fitted on its own label."""
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    calibrator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    probs = cross_val_predict(calibrator, np.asarray(scores, dtype=np.float64), labels, cv=cv, method="predict_proba")
+    return np.asarray(probs, dtype=np.float64)
+
+
+class _GivenProbabilities(ClassifierMixin, BaseEstimator):
+    """A stand-in classifier whose input X is already a model's probabilities (n, 10), so that
+    scikit-learn's calibrators can work on saved test predictions without predicting again."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        return np.asarray(X, dtype=np.float64)
+
+    def predict(self, X):
+        return self.classes_[np.asarray(X).argmax(axis=1)]
+
+
+class _GivenScores(_GivenProbabilities):
+    """The same for decision scores (n, 10): the calibrator sees them as ``decision_function``."""
+
+    predict_proba = None  # type: ignore[assignment]
+
+    def decision_function(self, X):
+        return np.asarray(X, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """A model's test digits with out-of-fold calibrated probabilities ``proba`` (n, 10);
+    ``before`` is the model's own reliability (None for decision scores, which are not
+    probabilities), ``after`` the calibrated one; top-label accuracies before and after."""
+
+    proba: np.ndarray
+    before: Reliability | None
+    after: Reliability
+    accuracy_before: float
+    accuracy_after: float
+    method: str
+    folds: int
+
+
+CALIBRATION_METHODS = ("temperature", "sigmoid", "isotonic")
+
+
+def calibrate_out_of_fold(
+    preds: TestPredictions, *, method: str = "temperature", folds: int = 5, random_state: int = 0
+) -> Calibrated:
+    """Calibrate a model's saved test predictions ``preds`` without a separate calibration set:
+    scikit-learn's ``CalibratedClassifierCV(method=...)`` around the frozen scores, fitted on
+    ``folds - 1`` stratified folds of the test digits and applied to the remaining one, so no
+    digit is calibrated with its own label. ``"temperature"`` (one parameter, the default) keeps
+    every answer and changes only the confidence; ``"sigmoid"``/``"isotonic"`` (one-vs-rest) may
+    change answers. Raises OptionsError for an unknown method or too few digits per class."""
+    if method not in CALIBRATION_METHODS:
+        raise OptionsError(f"method={method!r}; use one of {', '.join(CALIBRATION_METHODS)}.")
+    y = np.asarray(preds.y_true)
+    counts = np.bincount(y)
+    rarest = int(counts[counts > 0].min())
+    if not 2 <= folds <= rarest:
+        raise OptionsError(f"folds={folds}: use 2 to {rarest} (the rarest digit's count in the test set).")
+    scores = np.asarray(preds.scores, dtype=np.float64)
+    is_proba = ScoreKind(preds.score_kind).is_probability
+    given = _GivenProbabilities if is_proba else _GivenScores
+    proba = np.zeros((len(y), scores.shape[1]))
+    for fit_idx, out_idx in StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state).split(scores, y):
+        frozen = FrozenEstimator(given().fit(scores[fit_idx], y[fit_idx]))
+        calibrator = CalibratedClassifierCV(frozen, method=method).fit(scores[fit_idx], y[fit_idx])
+        proba[out_idx] = calibrator.predict_proba(scores[out_idx])
+    return Calibrated(
+        proba=proba,
+        before=reliability(y, scores) if is_proba else None,
+        after=reliability(y, proba),
+        accuracy_before=float(np.mean(np.asarray(preds.y_pred) == y)),
+        accuracy_after=float(np.mean(proba.argmax(axis=1) == y)),
+        method=method,
+        folds=folds,
+    )
+
+
+# ------------------------------------------------------------------ abstention
+
+
+def confidence(scores: np.ndarray, score_kind: str) -> np.ndarray:
+    """Confidence per digit, (n,): the top probability, or for decision scores the margin
+    between the best and second-best score (larger = surer; not a probability)."""
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    if ScoreKind(score_kind).is_probability:
+        return scores.max(axis=1)
+    top2 = np.sort(scores, axis=1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]
+
+
+def abstention_curve(preds: TestPredictions, *, coverages: np.ndarray | None = None) -> pd.DataFrame:
+    """Accuracy on the digits the model keeps when it abstains on its least confident ones.
+
+    ``coverages``: shares kept (default 0.50-1.00 in steps of 0.01). Columns ``coverage``,
+    ``kept``, ``abstained``, ``accuracy`` (on the kept digits), one row per coverage.
+    """
+    cov = np.round(np.linspace(0.5, 1.0, 51), 2) if coverages is None else np.asarray(coverages, dtype=float)
+    if np.any((cov <= 0) | (cov > 1)):
+        raise ValueError(f"coverages must be in (0, 1], got {cov!r}.")
+    order = np.argsort(-confidence(preds.scores, preds.score_kind), kind="stable")  # most confident first
+    correct = (preds.y_pred == preds.y_true)[order]
+    cum = np.cumsum(correct)
+    n = len(order)
+    kept = np.maximum(1, np.round(cov * n).astype(int))
+    return pd.DataFrame({"coverage": cov, "kept": kept, "abstained": n - kept, "accuracy": cum[kept - 1] / kept})
+
+
+@dataclass(frozen=True)
+class HandOver:
+    """The result of handing the ``share`` least confident digits to a human: ``accuracy`` on
+    the kept ones, ``accuracy_all`` without abstaining, ``indices`` (m,) of the handed-over
+    test digits, least confident first, and how many of them the model had wrong."""
+
+    share: float
+    accuracy: float
+    accuracy_all: float
+    indices: np.ndarray
+    wrong_handed: int
+
+
+def hand_over(preds: TestPredictions, share: float) -> HandOver:
+    """Abstain on the ``share`` (0-1) least confident test digits; see :class:`HandOver`."""
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"share={share!r} must be at least 0 and below 1 (a fraction of the digits).")
+    n = len(preds.y_true)
+    m = round(share * n)
+    order = np.argsort(confidence(preds.scores, preds.score_kind), kind="stable")  # least confident first
+    handed, kept = order[:m], order[m:]
+    correct = preds.y_pred == preds.y_true
+    return HandOver(share=share, accuracy=float(correct[kept].mean()), accuracy_all=float(correct.mean()),
+                    indices=handed, wrong_handed=int((~correct[handed]).sum()))
+
+
+# ---------------------------------------------------------------------- verdict
+
+#: A model is "not confident" on a digit when its confidence is below the level under which
+#: lie its HEDGE_SHARE least confident test digits.
+HEDGE_SHARE = 0.02
+#: The headline is clear only when at least this share of the models give the best model's answer.
+AGREEMENT = 0.6
+#: Ink statistics outside MNIST's [INK_QUANTILE, 1 - INK_QUANTILE] range are "far from MNIST".
+INK_QUANTILE = 0.001
+
+#: The statistics the "not a digit" check uses. Not ``fill``: a firmly drawn "1" (a plain
+#: vertical bar) is denser than MNIST's 0.1-99.9% range, and it is a digit.
+INK_STATS = ("height", "width", "ink")
+
+
+def ink_statistics(X: np.ndarray) -> pd.DataFrame:
+    """Per digit (n, 784): ``height`` and ``width`` of the ink's bounding box (pixels above 25%
+    of 255), ``ink`` (total ink / 255, in full pixels) and ``fill`` (ink / box area)."""
+    imgs = np.asarray(X).reshape(-1, 28, 28)  # no float copy: 60,000 digits as float64 are 376 MB (1 s)
+    mask = imgs > 64
+    rows, cols = mask.any(axis=2), mask.any(axis=1)
+
+    def extent(m: np.ndarray) -> np.ndarray:
+        lo = np.where(m.any(axis=1), np.argmax(m, axis=1), 0)
+        hi = np.where(m.any(axis=1), 27 - np.argmax(m[:, ::-1], axis=1), -1)
+        return (hi - lo + 1).astype(float)
+
+    height, width = extent(rows), extent(cols)
+    ink = imgs.sum(axis=(1, 2), dtype=np.float64) / 255.0
+    fill = ink / np.maximum(height * width, 1.0)
+    return pd.DataFrame({"height": height, "width": width, "ink": ink, "fill": fill})
+
+
+@dataclass(frozen=True)
+class InkReference:
+    """MNIST's usual range of each ink statistic: ``low`` and ``high`` (dicts by statistic)."""
+
+    low: dict[str, float]
+    high: dict[str, float]
+
+    @classmethod
+    def from_digits(cls, X: np.ndarray, *, quantile: float = INK_QUANTILE) -> InkReference:
+        """The [quantile, 1 - quantile] range of each statistic over real digits ``X`` (n, 784)."""
+        stats = ink_statistics(X)
+        return cls({k: float(stats[k].quantile(quantile)) for k in INK_STATS},
+                   {k: float(stats[k].quantile(1 - quantile)) for k in INK_STATS})
+
+    def unusual(self, pixels: np.ndarray) -> list[str]:
+        """Plain-words reasons why the digit ``pixels`` (784,) is unlike MNIST (empty if none)."""
+        s = ink_statistics(np.asarray(pixels).reshape(1, 784)).iloc[0]
+        words = {"height": "tall", "width": "wide", "ink": "much ink"}
+        out = []
+        for k in INK_STATS:
+            if s[k] < self.low[k]:
+                out.append(f"{k} {s[k]:.2g} is below MNIST's usual {self.low[k]:.2g}-{self.high[k]:.2g} (not {words[k]} enough)")
+            elif s[k] > self.high[k]:
+                out.append(f"{k} {s[k]:.2g} is above MNIST's usual {self.low[k]:.2g}-{self.high[k]:.2g} (too {words[k]})")
+        return out
+
+
+def confidence_threshold(preds: TestPredictions, *, share: float = HEDGE_SHARE) -> float:
+    """The confidence below which lie the model's ``share`` least confident test digits."""
+    return float(np.quantile(confidence(preds.scores, preds.score_kind), share))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The Draw page's headline as data.
+
+    ``kind``: "clear", "unsure" or "not a digit"; ``headline``: e.g. "Prediction: 7",
+    "Not sure: 4 or 9?", "This does not look like a digit"; ``digit``: the best model's
+    answer; ``candidates``: the digits in question, best first; ``agree``/``n_models``: how
+    many models give ``digit``; ``confident``: whether the most accurate model is confident;
+    ``reasons``: plain sentences behind the verdict.
+    """
+
+    kind: str
+    headline: str
+    digit: int
+    candidates: tuple[int, ...]
+    agree: int
+    n_models: int
+    confident: bool
+    reasons: tuple[str, ...]
+
+
+def verdict(
+    answers: pd.DataFrame,
+    *,
+    thresholds: dict[str, float],
+    pixels: np.ndarray | None = None,
+    ink_reference: InkReference | None = None,
+) -> Verdict:
+    """Decide the headline from every model's answer to one digit.
+
+    ``answers``: core.analysis.evaluation.predict_digit's table with the most accurate model first
+    (columns model, label, prediction, score_kind, top_digits, top_scores); ``thresholds``:
+    model name -> :func:`confidence_threshold`; ``pixels`` (784,) and ``ink_reference``
+    enable the "not a digit" check on ink statistics.
+
+    Rules: unsure when fewer than :data:`AGREEMENT` of the models give the best model's digit
+    or the best model is below its threshold; "not a digit" when the ink is outside MNIST's
+    range, or when no model at all is confident; clear otherwise.
+    """
+    if answers.empty:
+        raise ValueError("verdict needs at least one model's answer.")
+    best = answers.iloc[0]
+    digit = int(best["prediction"])
+    n = len(answers)
+    agree = int((answers["prediction"] == digit).sum())
+
+    def is_confident(row) -> bool:
+        scores = np.asarray(row["top_scores"], dtype=float)
+        conf = scores[0] if ScoreKind(row["score_kind"]).is_probability else scores[0] - scores[1]
+        return conf >= thresholds.get(row["model"], -np.inf)
+
+    confident = is_confident(best)
+    any_confident = any(is_confident(row) for _, row in answers.iterrows())
+    votes = answers["prediction"].value_counts()
+    others = [int(d) for d in votes.index if int(d) != digit]
+    second = others[0] if others else int(best["top_digits"][1])
+    candidates = (digit, second)
+
+    reasons: list[str] = []
+    if agree / n < AGREEMENT:
+        reasons.append(f"only {agree} of {n} models say {digit}")
+    if not confident:
+        reasons.append(f"{best['label']}, the most accurate model, is less sure than on 98% of the test digits")
+    unusual = ink_reference.unusual(pixels) if (ink_reference is not None and pixels is not None) else []
+    if not any_confident:
+        unusual = [*unusual, "no model is confident"]
+    if unusual:
+        return Verdict("not a digit", "This does not look like a digit", digit, candidates, agree, n, confident,
+                       tuple(unusual + reasons))
+    if reasons:
+        return Verdict("unsure", f"Not sure: {digit} or {second}?", digit, candidates, agree, n, confident, tuple(reasons))
+    return Verdict("clear", f"Prediction: {digit}", digit, (digit,), agree, n, confident,
+                   (f"{agree} of {n} models agree and the most accurate one is confident",))

@@ -1,0 +1,1 @@
+"""Stage 6, cli: ``python -m core COMMAND``, one module per command."""

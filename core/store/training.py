@@ -1,0 +1,63 @@
+"""Train a catalog model once: fit it (core.models.fitting) and save it through the store.
+
+A cached artifact with the same key is loaded instead of fitting again.
+"""
+
+from __future__ import annotations
+
+from core.models.catalog import get_spec
+from core.models.fitting import train_pipeline
+from core.progress import report
+from core.store.artifacts import ArtifactStore
+from core.store.records import TrainedModel, TrainOptions
+
+__all__ = ["train_model"]
+
+
+def train_model(
+    store: ArtifactStore,
+    name: str,
+    *,
+    options: TrainOptions | None = None,
+    random_state: int = 0,
+    force: bool = False,
+) -> TrainedModel:
+    """Catalog model ``name`` fitted on ``store.data.X_train`` (n, 784) and saved in ``store``.
+
+    Loads the cached artifact when one matches the key; otherwise fits and saves (progress
+    through :func:`core.progress.report`). ``force`` retrains anyway, replacing the old
+    artifact only once the new one is complete. Raises UnknownModelError, OptionsError, and
+    ArtifactError (naming the folder) when the folder cannot be written.
+    """
+    spec = get_spec(name)
+    resolved = store.resolve(name, options)
+    key = store.key(name, options, random_state)
+    notes: list[str] = []
+
+    def cached() -> TrainedModel | None:
+        if force:
+            return None
+        model, message = store.load_with_reason(name, key)
+        if message:
+            notes.append(message)
+            store.report_problem(message)
+        if model is not None:
+            model.notes.extend(notes)
+        return model
+
+    store.remove_stale_temp_files()
+    hit = cached()
+    if hit is not None:
+        return hit
+    with store.writing(name, key):
+        hit = cached()  # another process may have trained it while we waited for the lock
+        if hit is not None:
+            return hit
+        fit = train_pipeline(name, store.data.X_train, store.data.y_train, resolved=resolved, random_state=random_state)
+        report(0.95, f"saving {spec.label}")
+        model = store.save(
+            name, fit.pipeline, options=options, random_state=random_state, fit_seconds=fit.fit_seconds, n_train=fit.n_fit,
+        )
+        report(1.0, f"{spec.label} trained in {fit.fit_seconds:.1f} s")
+    model.notes.extend([*notes, *fit.notes])
+    return model
