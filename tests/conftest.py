@@ -39,6 +39,16 @@ def pytest_configure(config):
     os.environ["MNIST_DASHBOARD_KEY_FILE"] = str(Path(_KEY_DIR) / "signing.key")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tiers: everything under tests/browser/ is ``browser``; a test using the Dask ``cluster``
+    fixture is ``cluster``. The fast tier is ``-m "not browser and not cluster"``."""
+    for item in items:
+        if "browser" in item.path.parts:
+            item.add_marker(pytest.mark.browser)
+        if "cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cluster)
+
+
 def pytest_unconfigure(config):
     import shutil
 

@@ -39,6 +39,7 @@ def test_files_have_expected_columns(result):
 
 def test_metrics_are_sane(result):
     _, rows, _ = result
+    assert len(rows) == 2 * len(FAMILIES), [r["model"] for r in rows]  # a row per catalog model and counterpart
     for r in rows:
         assert 50 < _num(r, "accuracy_pct") <= 100
         assert 0 < _num(r, "macro_f1_pct") <= 100
@@ -50,6 +51,7 @@ def test_metrics_are_sane(result):
 def test_ratios_match_the_rows(result):
     _, rows, md = result
     tutorial = {r["family"]: r for r in rows if r["kind"] == "tutorial"}
+    assert sorted(tutorial) == sorted(FAMILIES) and len(rows) == 2 * len(FAMILIES)
     for r in rows:
         if r["kind"] == "tutorial":
             assert r["time_ratio"] == r["error_ratio"] == ""
