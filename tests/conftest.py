@@ -39,14 +39,48 @@ def pytest_configure(config):
     os.environ["MNIST_DASHBOARD_KEY_FILE"] = str(Path(_KEY_DIR) / "signing.key")
 
 
+#: Fixtures that fit extra models or run a whole benchmark: a test using one is ``slow``.
+SLOW_FIXTURES = {"drawn_models", "result", "local_result", "trained"}
+#: Tests that start ``python -m core`` (or another Python) in a subprocess, or train several models
+#: of their own: each takes seconds on a quiet machine, so they run in the full suite only.
+SLOW_TESTS = {
+    "test_two_processes_training_the_same_key_end_with_one_good_artifact",
+    "test_forged_record_never_runs_its_pickle_in_core_or_cli",
+    "test_cli_prints_the_ece_and_exact_coverage_lines",
+    "test_read_only_folder_reads_and_survives_a_corrupt_artifact",
+    "test_cli_calibrate_prints_the_ece_after",
+    "test_models_dir_that_is_a_file",
+    "test_train_then_evaluate_end_to_end",
+    "test_training_set_suspects_from_out_of_fold_probabilities",
+    "test_each_artifact_warning_is_printed_once",
+    "test_app_sees_a_model_again_after_the_cli_retrains_the_same_bytes",
+    "test_cli_names_an_untrained_model",
+    "test_openml_fetch_never_changes_the_process_socket_timeout",
+    "test_training_set_suspects_behind_a_button",
+    "test_openml_cache_is_used_and_corrupt_cache_is_dropped",
+    "test_cli_accepts_source_with_blanks_like_the_app",
+    "test_training_into_a_read_only_folder_says_why",
+    "test_force_keeps_the_good_artifact_when_the_writer_dies_and_temp_files_go",
+    "test_without_the_extra_the_default_model_list_skips_cnn",
+    "test_without_the_extra_a_trained_cnn_artifact_is_kept_not_deleted",
+    "test_marks_persist_across_a_restart",
+    "test_cli_table_shows_cached_cv_columns",
+    "test_tuned_params_survive_the_record",
+}
+
+
 def pytest_collection_modifyitems(config, items):
     """Tiers: everything under tests/browser/ is ``browser``; a test using the Dask ``cluster``
-    fixture is ``cluster``. The fast tier is ``-m "not browser and not cluster"``."""
+    fixture is ``cluster``; subprocess and extra-training tests are ``slow``. The fast tier is
+    ``-m "not browser and not cluster and not slow"``."""
     for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
         if "browser" in item.path.parts:
             item.add_marker(pytest.mark.browser)
-        if "cluster" in getattr(item, "fixturenames", ()):
+        if "cluster" in fixtures:
             item.add_marker(pytest.mark.cluster)
+        if fixtures & SLOW_FIXTURES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_unconfigure(config):
