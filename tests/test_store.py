@@ -195,3 +195,23 @@ def test_copying_a_folder_keeps_its_models_usable(tmp_path, store):
     copy = shutil.copytree(store.folder, tmp_path / "copy")
     loaded = make_store(copy, store.data).load("logreg", options=SMALL)
     assert loaded is not None and loaded.record == model.record
+
+
+def test_a_model_pickled_before_the_stage_move_still_loads(store, sample_data):
+    """Models trained before core became subpackages name core.preprocessing in their pickle."""
+    import hashlib
+
+    model = train_model(store, "knn", options=SMALL)
+    old = pickle.dumps(model.pipeline, protocol=2).replace(b"ccore.data.preprocessing\n", b"ccore.preprocessing\n")
+    assert b"ccore.preprocessing\n" in old and b"core.data.preprocessing" not in old
+    model.path.write_bytes(old)
+    record = json.loads(model.path.with_suffix(".json").read_text())
+    record.update(model_sha256=hashlib.sha256(old).hexdigest(), model_bytes=len(old))
+    model.path.with_suffix(".json").write_text(json.dumps(record))
+    resign_record(model.path.with_suffix(".json"))
+    loaded = make_store(store.folder, sample_data).load("knn", options=SMALL)
+    assert loaded is not None and loaded.from_cache
+    X = sample_data.X_test[:50]
+    np.testing.assert_array_equal(loaded.pipeline.predict(X), model.pipeline.predict(X))
+    assert type(loaded.pipeline.steps[0][1]).__module__ == "core.data.preprocessing"
+

@@ -57,6 +57,7 @@ from core.errors import ArtifactError, ArtifactWarning, OptionsError
 from core.fileio import atomic_save_npz, atomic_write_bytes, stale_temp_files
 from core.models.catalog import CATALOG_VERSION, MODEL_NAMES, get_spec, is_available, unavailable_reason
 from core.models.predict import TestPredictions, compute_predictions
+from core.store.moved import accept_moved_modules
 from core.store.records import (
     ArtifactPaths,
     ModelRecord,
@@ -324,6 +325,7 @@ class ArtifactStore:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("error", category=sklearn.exceptions.InconsistentVersionWarning)
+                    accept_moved_modules()  # models pickled before core became stages
                     pipeline = joblib.load(io.BytesIO(payload))
             except Exception as exc:  # a signed file that does not unpickle here: retrain
                 raise _Unusable(f"{paths.model.name} does not load ({type(exc).__name__}: {exc})") from exc
