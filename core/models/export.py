@@ -173,9 +173,8 @@ def _export_sklearn(front_deskew: bool, steps: list[tuple[str, Any]]) -> Any:
     from onnx import compose
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
-    from sklearn.pipeline import Pipeline
-
     from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import Pipeline
 
     rest = Pipeline(steps) if len(steps) > 1 else steps[0][1]
     final = steps[-1][1]

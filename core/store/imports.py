@@ -37,7 +37,7 @@ from core.data.sources import fingerprint_arrays
 from core.errors import ArtifactError
 from core.fileio import atomic_save_npz, atomic_write_bytes
 from core.models.catalog import MODEL_NAMES
-from core.models.onnx_model import MAX_FILE_BYTES, ModelImportError, OnnxClassifier, choose_scale, detect_output_kind
+from core.models.onnx_model import LAYOUTS, MAX_FILE_BYTES, ModelImportError, OnnxClassifier, choose_scale, detect_output_kind
 from core.models.predict import TestPredictions, compute_predictions
 from core.models.prediction_file import SUFFIXES, PredictionsOnly, read_prediction_file
 from core.store.records import ArtifactPaths, ModelRecord, ModelStatus, TrainedModel, jsonable, library_versions
@@ -263,7 +263,8 @@ def import_onnx(store, source: str | Path, *, name: str, scale: str | None = Non
                   "logits": "outputs are logits (not rows summing to 1): softmax applied.",
                   "decision score": "outputs are decision scores (the file says so): kept as scores."}[kind])
     clf = OnnxClassifier(payload, scale=scale, output_kind=kind)
-    notes.insert(0, f"input layout {clf.layout} {clf.describe().split(', ')[1]}.")
+    shape = "(N, " + ", ".join(map(str, LAYOUTS[clf.layout])) + ")"
+    notes.insert(0, f"input layout {clf.layout}: the graph takes {shape} {clf.info.input_dtype}.")
     preds = compute_predictions(clf, store.data.X_test, store.data.y_test)
     acc = float(np.mean(preds.y_pred == preds.y_true))
     notes.append(f"test accuracy {100 * acc:.2f}% on {len(preds.y_true):,} digits.")
