@@ -20,7 +20,7 @@ import numpy as np
 from core.errors import DashboardError
 from core.models.onnx_model import MAX_FILE_BYTES, ModelImportError
 
-__all__ = ["FileScores", "PredictionsOnly", "PredictionsOnlyError", "read_prediction_file"]
+__all__ = ["FileScores", "PredictionsOnly", "PredictionsOnlyError", "is_predictions_only", "read_prediction_file"]
 
 SUFFIXES = (".csv", ".npy", ".npz")
 
@@ -160,3 +160,8 @@ class PredictionsOnly:
     def describe(self) -> str:
         return {"probability": "prediction file (probabilities)", "decision score": "prediction file (scores)",
                 "label": "prediction file (predicted digits only)"}[self.output_kind]
+
+
+def is_predictions_only(pipeline) -> bool:
+    """True for an imported prediction file's stand-in (it cannot classify a new digit)."""
+    return bool(getattr(pipeline, "predictions_only", False))

@@ -40,7 +40,7 @@ from core.models.catalog import MODEL_NAMES
 from core.models.onnx_model import LAYOUTS, MAX_FILE_BYTES, ModelImportError, OnnxClassifier, choose_scale, detect_output_kind
 from core.models.predict import TestPredictions, compute_predictions
 from core.models.prediction_file import SUFFIXES, PredictionsOnly, read_prediction_file
-from core.store.records import ArtifactPaths, ModelRecord, ModelStatus, TrainedModel, jsonable, library_versions
+from core.store.records import ArtifactPaths, ModelRecord, ModelStatus, TrainedModel, TrainOptions, jsonable, library_versions
 from core.store.signing import sign
 
 __all__ = [
@@ -53,7 +53,10 @@ __all__ = [
     "imported_paths",
     "imported_record",
     "imported_records",
+    "import_file",
     "imported_statuses",
+    "imports_table",
+    "suggest_name",
     "load_imported",
 ]
 
@@ -91,8 +94,9 @@ class ImportedRecord(ModelRecord):
                 "decision score": "decision scores"}.get(self.output_kind, self.output_kind)
         return f"imported ONNX, {self.layout} input, pixels {self.scale}, {kind}"
 
-    def train_options(self):
-        raise ArtifactError(f"{self.name!r} is an imported model; it has no training options.")
+    def train_options(self) -> TrainOptions:
+        """Empty: an imported model was not trained here."""
+        return TrainOptions()
 
 
 def check_import_name(name: Any, *, taken: set[str] = frozenset()) -> str:
@@ -121,7 +125,16 @@ def imported_paths(store, name: str, *, suffix: str = ".onnx") -> ArtifactPaths:
 
 def _record_paths(store, record: ImportedRecord) -> ArtifactPaths:
     suffix = ".onnx" if record.kind == "onnx" else "." + record.source_name.rsplit(".", 1)[-1].lower()
-    return imported_paths(store, record.name, suffix=suffix)
+    folder = Path(store.folder)
+    if folder.name == SUBFOLDER and (folder / f"{record.name}.json").is_file():
+        # a store opened on the import's own folder (e.g. from TrainedModel.path.parent)
+        folder = folder.parent
+    return imported_paths(_At(folder), record.name, suffix=suffix)
+
+
+@dataclass(frozen=True)
+class _At:
+    folder: Path
 
 
 def _validate(raw: Any) -> ImportedRecord:
@@ -342,3 +355,33 @@ def delete_import(store, name: str) -> list[Path]:
         raise store.write_error(exc) from exc
     lock.unlink(missing_ok=True)
     return removed
+
+
+def suggest_name(filename: str) -> str:
+    """A valid import name from a file name: ``My CNN v2.onnx`` -> ``my_cnn_v2``."""
+    stem = Path(filename).name.rsplit(".", 1)[0].lower()
+    name = re.sub(r"[^a-z0-9_]+", "_", stem).strip("_") or "model"
+    if not name[0].isalpha():
+        name = "m_" + name
+    name = name[:40]
+    return f"my_{name}"[:40] if name in MODEL_NAMES else name
+
+
+def import_file(store, payload: bytes, filename: str, *, name: str, scale: str | None = None) -> tuple[TrainedModel, list[str]]:
+    """Import uploaded bytes by their file name: ``.onnx`` as a model, ``.csv``/``.npy``/``.npz``
+    as a prediction file. ModelImportError for anything else."""
+    suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if suffix == ".onnx":
+        return import_onnx(store, filename, name=name, scale=scale, payload=payload, source_name=Path(filename).name)
+    if suffix in SUFFIXES:
+        return import_predictions(store, filename, name=name, payload=payload, source_name=Path(filename).name)
+    raise ModelImportError(f"{filename!r}: upload an ONNX model (.onnx) or a prediction file (.csv, .npy, .npz).")
+
+
+def imports_table(store) -> list[dict[str, Any]]:
+    """One row per usable import: what its record says (for the app's and the CLI's listings)."""
+    return [{
+        "name": r.name, "kind": "ONNX model" if r.kind == "onnx" else "prediction file", "file": r.source_name,
+        "sha256": r.source_sha256[:16], "what": r.options_summary(), "accuracy_at_import": r.accuracy_at_import,
+        "imported (UTC)": r.trained_at[:16].replace("T", " "),
+    } for r in imported_records(store)]
