@@ -15,6 +15,7 @@ or decision scores for the SVMs and the hinge SGD, so an import treats them like
 from __future__ import annotations
 
 import io
+import warnings
 from typing import Any
 
 import numpy as np
@@ -87,8 +88,10 @@ def _torch_to_onnx(module, *, output_name: str) -> Any:
     buf = io.BytesIO()
     example = torch.zeros(2, 784, dtype=torch.float32)
     example[:, 300:310] = 200.0
-    torch.onnx.export(module, (example,), buf, input_names=[INPUT_NAME], output_names=[output_name],
-                      dynamic_axes={INPUT_NAME: {0: "n"}, output_name: {0: "n"}}, opset_version=OPSET, dynamo=False)
+    with warnings.catch_warnings():  # the TorchScript exporter on purpose: the default one needs onnxscript
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(module, (example,), buf, input_names=[INPUT_NAME], output_names=[output_name],
+                          dynamic_axes={INPUT_NAME: {0: "n"}, output_name: {0: "n"}}, opset_version=OPSET, dynamo=False)
     return onnx.load_model_from_string(buf.getvalue())
 
 

@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 #: Largest model or prediction file accepted (bytes).
-MAX_FILE_BYTES = 100 * 1024 * 1024
+MAX_FILE_BYTES = 100_000_000
 #: Input layouts and the shape each expects after the batch dimension.
 LAYOUTS: dict[str, tuple[int, ...]] = {"flat": (784,), "nhw": (28, 28), "nchw": (1, 28, 28), "nhwc": (28, 28, 1)}
 #: Metadata key an exported file uses to say what its scores are (``decision score``).
