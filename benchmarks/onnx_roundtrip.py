@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import platform
+import shutil
 import tempfile
 import time
 import warnings
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -46,13 +48,22 @@ def main(argv: list[str] | None = None) -> int:
     print("| model | accuracy before % | after % | same answer % | export s | import s | ONNX MB | latency ms/digit |")
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as scratch:
-        target = ArtifactStore(scratch, data=data, key_file=ws.settings.signing_key_file)
+        target = ArtifactStore(Path(scratch) / "imports", data=data, key_file=ws.settings.signing_key_file)
+        # the newest artifact of each model is copied and loaded from the copy: the store removes an
+        # artifact it cannot load, and the models folder may be shared with running trainers
+        copies = ArtifactStore(Path(scratch) / "models", data=data, key_file=ws.settings.signing_key_file)
+        copies.folder.mkdir()
         for name in args.models:
-            model = latest_model(ws.store, name)
+            record = ws.store.latest(name)
+            if record is not None:
+                for path in ws.store.record_paths(record).all()[:3]:
+                    if path.exists():
+                        shutil.copy2(path, copies.folder / path.name)
+            model = latest_model(copies, name)
             if model is None:
                 print(f"| {name} | not trained | | | | | | |")
                 continue
-            before = ws.store.predictions(model)
+            before = copies.predictions(model)
             start = time.perf_counter()
             payload = export_onnx(model.pipeline, score_kind=str(get_spec(name).score_kind))
             export_s = time.perf_counter() - start
@@ -64,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             acc_a = 100 * np.mean(after.y_pred == after.y_true)
             same = 100 * np.mean(before.y_pred == after.y_pred)
             latency = single_digit_latency_ms(imported.pipeline, data.X_test, repeats=31)
-            print(f"| {name} | {acc_b:.2f} | {acc_a:.2f} | {same:.2f} | {export_s:.1f} | {import_s:.1f} | "
+            print(f"| {name} ({model.record.options_summary()}) | {acc_b:.2f} | {acc_a:.2f} | {same:.2f} | {export_s:.1f} | {import_s:.1f} | "
                   f"{len(payload) / 1e6:.2f} | {latency:.2f} |", flush=True)
     return 0
 

@@ -80,7 +80,7 @@ def _front_module(deskew: bool):
     return Front()
 
 
-def _torch_to_onnx(module, *, output_name: str) -> Any:
+def _torch_to_onnx(module, *, output_name: str, fold: bool = True) -> Any:
     import onnx
     import torch
 
@@ -91,7 +91,8 @@ def _torch_to_onnx(module, *, output_name: str) -> Any:
     with warnings.catch_warnings():  # the TorchScript exporter on purpose: the default one needs onnxscript
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(module, (example,), buf, input_names=[INPUT_NAME], output_names=[output_name],
-                          dynamic_axes={INPUT_NAME: {0: "n"}, output_name: {0: "n"}}, opset_version=OPSET, dynamo=False)
+                          dynamic_axes={INPUT_NAME: {0: "n"}, output_name: {0: "n"}}, opset_version=OPSET, dynamo=False,
+                          do_constant_folding=fold)
     return onnx.load_model_from_string(buf.getvalue())
 
 
@@ -131,7 +132,8 @@ def _export_knn(front_deskew: bool, steps: list[tuple[str, Any]]) -> Any:
     pca = pre[0][1] if pre else None
     if len(pre) > 1 or (pca is not None and (type(pca).__name__ != "PCA" or pca.whiten)):
         raise OptionsError("only a KNN after at most one PCA step (no whitening) can be exported.")
-    train = torch.tensor(np.asarray(knn._fit_X, dtype=np.float64))
+    # stored as fitted (float32 after PCA of float32 pixels), widened to float64 when run
+    train = torch.tensor(np.asarray(knn._fit_X, dtype=np.float32))
     labels = torch.tensor(np.asarray(knn._y, dtype=np.int64))
     k, distance = int(knn.n_neighbors), knn.weights == "distance"
     mean = torch.tensor(np.asarray(pca.mean_, dtype=np.float32)) if pca is not None else None
@@ -154,8 +156,8 @@ def _export_knn(front_deskew: bool, steps: list[tuple[str, Any]]) -> Any:
             f = self.front(x)
             if mean is not None:
                 f = (f - self.mean) @ self.comps
-            f = f.double()
-            d2 = (f * f).sum(dim=1, keepdim=True) - 2.0 * f @ self.points.T + (self.points * self.points).sum(dim=1)[None, :]
+            f, points = f.double(), self.points.double()
+            d2 = (f * f).sum(dim=1, keepdim=True) - 2.0 * f @ points.T + (points * points).sum(dim=1)[None, :]
             dist, idx = torch.topk(d2.clamp(min=0.0), k, dim=1, largest=False)
             dist = dist.sqrt()
             if distance:
@@ -168,7 +170,8 @@ def _export_knn(front_deskew: bool, steps: list[tuple[str, Any]]) -> Any:
             votes = (onehot * w[:, :, None]).sum(dim=1)
             return (votes / votes.sum(dim=1, keepdim=True)).float()
 
-    return _torch_to_onnx(Knn(), output_name="probabilities")
+    # no constant folding: it would store the training points a second time, transposed and widened
+    return _torch_to_onnx(Knn(), output_name="probabilities", fold=False)
 
 
 def _export_sklearn(front_deskew: bool, steps: list[tuple[str, Any]]) -> Any:
