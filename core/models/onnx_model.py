@@ -55,7 +55,8 @@ METADATA_OUTPUT_KIND = "mnist_dashboard.output_kind"
 OUTPUT_KINDS = ("probability", "logits", "decision score")
 SCALES = {"0-1": 255.0, "0-255": 1.0}  # what raw 0-255 pixels are divided by
 _ALLOWED_DOMAINS = {"", "ai.onnx", "ai.onnx.ml"}
-_BATCH = 256  # rows per onnxruntime call: an exported KNN holds an (n, n_train) float64 distance matrix
+_BATCH = 256  # rows per onnxruntime call, for files up to _BATCH_BYTES; fewer for larger files
+_BATCH_BYTES = 10_000_000  # a large file is mostly stored training digits (KNN): an (n, n_train) distance matrix per call
 _INPUT_TYPES = {1: np.float32, 11: np.float64, 2: np.uint8, 10: np.float16}
 
 
@@ -227,8 +228,9 @@ class OnnxClassifier:
         divisor = SCALES[self.scale]
         shape = LAYOUTS[self.layout]
         out = []
-        for start in range(0, len(X), _BATCH):
-            chunk = X[start : start + _BATCH].astype(np.float64) / divisor
+        batch = max(8, int(_BATCH * min(1.0, _BATCH_BYTES / max(len(self._payload), 1))))
+        for start in range(0, len(X), batch):
+            chunk = X[start : start + batch].astype(np.float64) / divisor
             if dtype == np.uint8:
                 chunk = np.clip(np.rint(chunk), 0, 255)
             feed = chunk.astype(dtype).reshape((len(chunk), *shape))
