@@ -21,6 +21,10 @@ from core.store.imports import delete_import, import_onnx, imported_records
 from core.store.queries import latest_model, latest_predictions, trained_names
 
 
+# trains a model of its own (a small CNN / a logistic regression): not in the fast tier
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def cnn(sample_data):
     return train_small_cnn(sample_data.X_train, sample_data.y_train, steps=300)

@@ -17,6 +17,10 @@ from core.store.queries import latest_model, trained_names, trained_predictions
 from core.store.training import train_model
 
 
+# trains a model of its own (a small CNN / a logistic regression): not in the fast tier
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def probs(tmp_path_factory, sample_data):
     """A real logistic regression's test probabilities (n, 10) on the sample."""
