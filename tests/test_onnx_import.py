@@ -20,7 +20,6 @@ from core.models.predict import predict_digit
 from core.store.imports import delete_import, import_onnx, imported_records
 from core.store.queries import latest_model, latest_predictions, trained_names
 
-
 # trains a model of its own (a small CNN / a logistic regression): not in the fast tier
 pytestmark = pytest.mark.slow
 

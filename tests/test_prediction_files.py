@@ -16,7 +16,6 @@ from core.store.imports import import_file, import_predictions, imported_records
 from core.store.queries import latest_model, trained_names, trained_predictions
 from core.store.training import train_model
 
-
 # trains a model of its own (a small CNN / a logistic regression): not in the fast tier
 pytestmark = pytest.mark.slow
 
