@@ -13,19 +13,27 @@ from core.analysis.evaluation import TestPredictions
 from core.analysis.explain import Explanation, NeighbourIndex, explain_digit, neighbour_index
 from core.analysis.trust import Calibrated, InkReference, calibrate_out_of_fold, confidence_threshold
 from core.data.sources import MnistData
+from core.models.prediction_file import is_predictions_only
 from core.store.records import TrainedModel
 from dashboard import cache
 from dashboard.components import require_loaded_models
 
-__all__ = ["load_calibration", "load_explanation", "load_ink_reference", "load_neighbour_index", "load_thresholds", "ranked_models"]
+__all__ = ["file_only_note", "load_calibration", "load_explanation", "load_ink_reference", "load_neighbour_index", "load_thresholds", "ranked_models"]
 
 _HASH_FUNCS = {MnistData: lambda d: d.fingerprint, TrainedModel: lambda m: f"{m.path}:{m.record.model_sha256}"}
 
 
-def ranked_models(data: MnistData) -> list[tuple[TrainedModel, TestPredictions]]:
+def ranked_models(data: MnistData, *, predictive: bool = False) -> list[tuple[TrainedModel, TestPredictions]]:
     """Every trained model that loads, with its test predictions, most accurate first.
-    Shows warnings for unusable artifacts; stops the page when none is usable."""
+    Shows warnings for unusable artifacts; stops the page when none is usable. With
+    ``predictive``, only models that can classify a new digit (not imported prediction files)."""
     models = require_loaded_models(data)
+    if predictive:
+        models = {n: m for n, m in models.items() if not is_predictions_only(m.pipeline)}
+        if not models:
+            st.info("Only imported prediction files are available, and this page classifies digits they have no "
+                    "answer for. Train a model on the Home page or import an ONNX model.", icon=":material/info:")
+            st.stop()
     pairs = [(m, cache.load_predictions(m, data)) for m in models.values()]
     return sorted(pairs, key=lambda p: -cache.load_accuracy(p[0], data))
 
@@ -60,3 +68,13 @@ def load_calibration(model: TrainedModel, data: MnistData, method: str) -> Calib
     """core.analysis.trust.calibrate_out_of_fold on the model's test predictions (labels as the corrected-
     labels switch says)."""
     return calibrate_out_of_fold(cache.load_predictions(model, data), method=method)
+
+
+def file_only_note(data: MnistData) -> str:
+    """A sentence naming the imported prediction files a page that classifies digits must leave
+    out, and why ("" when there are none)."""
+    names = [m.record.label for m in require_loaded_models(data).values() if is_predictions_only(m.pipeline)]
+    if not names:
+        return ""
+    return (f"Not shown: {', '.join(names)}. A prediction file holds answers for the test digits only; it has no "
+            "model to classify a new or changed digit (import an ONNX export of the model for that).")

@@ -38,7 +38,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_sp
 
 from core.data.sources import MnistData
 from core.errors import ClusterError, MissingExtraError, OptionsError
-from core.models.catalog import CATALOG_VERSION, build_pipeline, get_spec
+from core.models.catalog import CATALOG_VERSION, MODEL_NAMES, build_pipeline, get_spec
 from core.models.grids import default_grid, pipeline_path, validate_grid
 from core.progress import report
 from core.store.artifacts import ArtifactStore
@@ -331,6 +331,9 @@ def cached_cv(store: ArtifactStore, name: str, *, options: TrainOptions | None =
 
 def cv_columns(store: ArtifactStore, name: str, *, options: TrainOptions | None = None) -> dict[str, float]:
     """``{"cv_accuracy": mean, "cv_std": std}`` from :func:`cached_cv` (fractions), or ``{}`` when
-    the variant was not cross-validated yet: merge into a leaderboard row (core.analysis.leaderboard)."""
+    the variant was not cross-validated yet (always for an imported model): merge into a leaderboard
+    row (core.analysis.leaderboard)."""
+    if name not in MODEL_NAMES:
+        return {}
     found = cached_cv(store, name, options=options)
     return {} if found is None else {"cv_accuracy": found.mean, "cv_std": found.std}

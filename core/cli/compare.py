@@ -11,7 +11,7 @@ import argparse
 from core.analysis.compare import QUADRANTS, compare_predictions, format_p
 from core.cli.common import add_data_arguments, workspace_from_args
 from core.errors import OptionsError
-from core.models.catalog import MODEL_NAMES, get_spec
+from core.models.catalog import MODEL_NAMES
 from core.store.queries import trained_predictions
 
 NAME = "compare"
@@ -28,8 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     a, b = args.model_a, args.model_b
-    for name in (a, b):
-        get_spec(name)
     if a == b:
         raise OptionsError(f"compare needs two different models, got {a!r} twice; e.g. python -m core compare knn mlp.")
     ws = workspace_from_args(args)

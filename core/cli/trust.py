@@ -14,7 +14,7 @@ from core.analysis.evaluation import accuracy
 from core.analysis.trust import CALIBRATION_METHODS, COVERAGES, abstention_curve, calibrate_out_of_fold, expected_calibration_error
 from core.cli.common import add_data_arguments, workspace_from_args
 from core.errors import ArtifactError
-from core.models.catalog import MODEL_NAMES, ScoreKind, get_spec
+from core.models.catalog import MODEL_NAMES, ScoreKind
 from core.models.predict import TestPredictions
 from core.store.artifacts import ArtifactStore
 from core.store.queries import latest_model
@@ -25,7 +25,7 @@ HELP = "print a trained model's calibration error and its accuracy when it absta
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL", help=f"a trained catalog model: {', '.join(MODEL_NAMES)}")
+    parser.add_argument("model", metavar="MODEL", help=f"a trained catalog model ({', '.join(MODEL_NAMES)}) or an imported one")
     parser.add_argument("--calibrate", metavar="METHOD", nargs="?", const="temperature", choices=CALIBRATION_METHODS,
                         help="also calibrate the test predictions out of fold and print the ECE after "
                              f"({', '.join(CALIBRATION_METHODS)}; default temperature)")
@@ -60,8 +60,7 @@ def format_report(preds: TestPredictions, *, calibrate: str | None = None) -> li
 
 
 def run(args: argparse.Namespace) -> int:
-    get_spec(args.model)
-    ws = workspace_from_args(args)
+    ws = workspace_from_args(args)  # the store names unknown models (catalog and imported)
     data = ws.data
     model, preds = trained_model_and_predictions(ws.store, args.model)
     print(f"{model.record.label} on {data.description}: accuracy {100 * accuracy(preds):.2f}%")

@@ -53,7 +53,7 @@ from filelock import FileLock, Timeout
 
 from core.data.preprocessing import final_estimator
 from core.data.sources import MnistData, fingerprint_arrays
-from core.errors import ArtifactError, ArtifactWarning, OptionsError
+from core.errors import ArtifactError, ArtifactWarning, OptionsError, UnknownModelError
 from core.fileio import atomic_save_npz, atomic_write_bytes, stale_temp_files
 from core.models.catalog import CATALOG_VERSION, MODEL_NAMES, get_spec, is_available, unavailable_reason
 from core.models.predict import TestPredictions, compute_predictions
@@ -184,6 +184,10 @@ class ArtifactStore:
         )
 
     def record_paths(self, record: ModelRecord) -> ArtifactPaths:
+        if record.name not in MODEL_NAMES:  # an imported model (core.store.imports)
+            from core.store.imports import _record_paths
+
+            return _record_paths(self, record)
         return self.paths(record.name, record.key)
 
     # ---------------------------------------------------------------- records
@@ -237,8 +241,10 @@ class ArtifactStore:
     def latest(self, name: str, *, problems: list[str] | None = None) -> ModelRecord | None:
         """The most recently trained usable artifact of catalog model ``name`` for this data,
         whatever its options (e.g. one trained with ``--augment shifts``), or None. Reads JSON
-        only. Messages about unusable records of ``name`` for this data go to ``problems``."""
-        get_spec(name)
+        only. Messages about unusable records of ``name`` for this data go to ``problems``.
+        A name that is not in the catalog is looked up among the imported models."""
+        if name not in MODEL_NAMES:
+            return self._imported(name)
         found: list[ModelRecord] = []
         if not self.folder.is_dir():
             return None
@@ -262,8 +268,23 @@ class ArtifactStore:
             found.append(record)
         return max(found, key=lambda r: r.trained_at, default=None)
 
-    def statuses(self, names: tuple[str, ...] | list[str] = MODEL_NAMES) -> list[ModelStatus]:
-        """One ModelStatus per catalog model (default: all), trained or not. Reads JSON only."""
+    def _imported(self, name: str) -> ModelRecord | None:
+        """The imported model called ``name``; UnknownModelError listing every valid name if none."""
+        from core.store.imports import imported_records
+
+        records = imported_records(self) if isinstance(name, str) else []
+        record = next((r for r in records if r.name == name), None)
+        if record is None:
+            raise UnknownModelError(
+                f"unknown model {name!r}; catalog models: {', '.join(MODEL_NAMES)}; imported models: "
+                f"{', '.join(r.name for r in records) or 'none'}."
+            )
+        return record
+
+    def statuses(self, names: tuple[str, ...] | list[str] = MODEL_NAMES, *, imported: bool = True) -> list[ModelStatus]:
+        """One ModelStatus per catalog model (default: all), trained or not, then (for the
+        default list, unless ``imported=False``) one per imported model (core.store.imports).
+        Reads JSON only."""
         out = []
         for name in names:
             reason = unavailable_reason(name)
@@ -273,6 +294,10 @@ class ArtifactStore:
             problems: list[str] = []
             record = self.latest(name, problems=problems)
             out.append(ModelStatus(name, get_spec(name).label, record, tuple(problems) if record is None else ()))
+        if imported and tuple(names) == MODEL_NAMES:
+            from core.store.imports import imported_statuses
+
+            out.extend(imported_statuses(self))
         return out
 
     # ---------------------------------------------------------------- loading
@@ -287,8 +312,17 @@ class ArtifactStore:
         """The fitted model of ``target`` (a record from :meth:`latest`/:meth:`record`, or a
         catalog name with ``options``/``random_state``), or None if there is none or it is
         unusable (reported through ``problem``; see the module docstring)."""
+        if isinstance(target, ModelRecord) and target.name not in MODEL_NAMES:  # imported (core.store.imports)
+            from core.store.imports import load_imported
+
+            model, message = load_imported(self, target)
+            if message:
+                self._problem(message)
+            return model
         if isinstance(target, ModelRecord):
             name, key = target.name, target.key
+        elif target not in MODEL_NAMES and self.latest(target) is not None:
+            return self.load(self.latest(target))
         else:
             get_spec(target)
             name, key = target, self.key(target, options, random_state)

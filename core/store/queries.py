@@ -15,8 +15,9 @@ __all__ = ["latest_model", "latest_predictions", "trained_names", "trained_predi
 
 
 def trained_names(store: ArtifactStore) -> list[str]:
-    """The catalog models with a usable artifact for the store's data, in catalog order. Reads JSON only."""
-    return [name for name in MODEL_NAMES if store.latest(name) is not None]
+    """The catalog models with a usable artifact for the store's data, in catalog order, then the
+    imported models (core.store.imports) by name. Reads JSON only."""
+    return [s.name for s in store.statuses() if s.trained]
 
 
 def latest_model(store: ArtifactStore, name: str) -> TrainedModel | None:
@@ -45,7 +46,10 @@ def trained_predictions(store: ArtifactStore, names: list[str]) -> dict[str, Tes
     """Test-set predictions of the trained models ``names``. Raises UnknownModelError for a name
     not in the catalog and ArtifactError, naming the training command, for an untrained one."""
     for name in names:
-        get_spec(name)
+        if name in MODEL_NAMES:
+            get_spec(name)
+        else:
+            store.latest(name)  # UnknownModelError unless it is an imported model
     out: dict[str, TestPredictions] = {}
     for name in names:
         preds = latest_predictions(store, name)

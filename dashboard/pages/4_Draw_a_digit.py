@@ -28,6 +28,7 @@ from core.models.predict import predict_digit
 from core.plots.explain import plot_pixel_map
 from dashboard import cache
 from dashboard.cache_explain import (
+    file_only_note,
     load_explanation,
     load_ink_reference,
     load_thresholds,
@@ -46,7 +47,9 @@ setup_page("Draw a digit", "✏️")
 st.title("Draw a digit")
 data = require_data()
 # most accurate first: the first row of predict_digit is the best model's answer
-ranked = [m for m, _ in ranked_models(data)]
+ranked = [m for m, _ in ranked_models(data, predictive=True)]
+if file_only_note(data):
+    st.caption(file_only_note(data))
 # What the verdict compares a drawing with, ready before the first stroke (cached per data and models).
 thresholds = load_thresholds(tuple(ranked), data)
 ink_reference = load_ink_reference(data)

@@ -11,8 +11,9 @@ import pandas as pd
 import streamlit as st
 
 from core.models.predict import predict_digit
+from core.models.prediction_file import is_predictions_only
 from core.plots.explain import plot_pixel_map, plot_weight_images
-from dashboard.cache_explain import load_explanation, ranked_models
+from dashboard.cache_explain import file_only_note, load_explanation, ranked_models
 from dashboard.components import (
     digit_gallery,
     enlarge,
@@ -26,7 +27,7 @@ setup_page("Digit inspector", "🔍")
 st.title("Digit inspector")
 data = require_data()
 name, model = model_picker(data, label="Model to explain")
-pairs = ranked_models(data)
+pairs = ranked_models(data, predictive=True)
 n_test = len(data.y_test)
 
 # ------------------------------------------------------------------ the index
@@ -69,6 +70,12 @@ with answers_col:
 
 # ------------------------------------------------------------------ explanation
 
+if file_only_note(data):
+    st.caption(file_only_note(data))
+if is_predictions_only(model.pipeline):
+    st.info(f"No explanation for {model.record.label}: occlusion maps re-score the digit with parts covered, and "
+            f"{model.pipeline.WHY}", icon=":material/info:")
+    st.stop()
 explanation = load_explanation(model, data, x.tobytes(), label)
 occ = explanation.occlusion
 st.subheader(f"Why {model.record.label} says {occ.predicted}")
