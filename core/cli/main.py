@@ -28,6 +28,7 @@ from core.errors import DashboardError, MissingExtraError
 from core.models.catalog import AUGMENTATIONS, MODEL_NAMES, get_spec, unavailable_reason
 from core.progress import reporting
 from core.store.records import TrainOptions
+from core.store.train_marks import label_fixes_from
 from core.store.training import train_model
 
 #: The summary keys the CLI table shows (see core.analysis.leaderboard).
@@ -36,7 +37,8 @@ TABLE_COLUMNS = ["label", "accuracy", "cv_accuracy", "cv_std", "macro_f1", "fit_
 
 #: Modules of further subcommands (see the module docstring).
 COMMAND_MODULES: list[str] = ["core.cli.compare", "core.cli.suspects", "core.cli.trust", "core.cli.tune", "core.cli.cv",
-                              "core.cli.import_model", "core.cli.import_predictions", "core.cli.delete", "core.cli.export"]
+                              "core.cli.import_model", "core.cli.import_predictions", "core.cli.delete", "core.cli.export",
+                               "core.cli.marks"]
 
 
 def _command_modules():
@@ -65,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--max-train", type=int,
                        help="train on a stratified subset of this many digits (at least the training size: all)")
         p.add_argument("--seed", type=int, default=0, help="random_state, 0 to 2**32-1 (default: 0)")
+        p.add_argument("--label-fixes", metavar="FILE|marks",
+                       help="the variant trained with the marked training labels corrected and the ambiguous ones "
+                            "dropped: a marks CSV (python -m core marks export) or 'marks' (the stored marks)")
         if name == "train":
             p.add_argument("--force", action="store_true", help="retrain even when cached")
     return parser
@@ -106,13 +111,17 @@ def _train_or_evaluate(args: argparse.Namespace) -> int:
     args.models, not_installed = _installed_models(args.models)
     ws = workspace_from_args(args)
     data, store = ws.data, ws.store
-    options = TrainOptions(deskew=args.deskew, augment=args.augment, max_train=args.max_train)
+    fixes = label_fixes_from(store, args.label_fixes) if args.label_fixes else None
+    options = TrainOptions(deskew=args.deskew, augment=args.augment, max_train=args.max_train, label_fixes=fixes)
     for name in args.models:
         store.key(name, options, args.seed)  # OptionsError for bad options or seed, before any work
     print(f"data: {data.description} [{data.reason}; fingerprint {data.fingerprint}]")
     print(f"models: {store.folder.resolve()}")
     for note in not_installed:
         print(f"skipped {note}")
+    if fixes is not None:
+        print(f"label fixes: {fixes.count} training labels ({len(fixes.relabel)} corrected, {len(fixes.drop)} dropped; "
+              f"marks {fixes.digest})")
 
     rows, missing = [], []
     bar = tqdm(args.models, desc=args.command, unit="model", file=sys.stderr, disable=None)
@@ -137,6 +146,9 @@ def _train_or_evaluate(args: argparse.Namespace) -> int:
         bar.close()
     if rows:
         print(format_table(rows))
+    if fixes is not None and rows:
+        for name in (r["model"] for r in rows):
+            print(f"compare with the original: python -m core compare {name} {name} --b-fixes {args.label_fixes}")
     if missing:
         print(f"not trained yet: {', '.join(missing)} (run: python -m core train --models {' '.join(missing)})")
         return 1 if not rows else 0

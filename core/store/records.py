@@ -17,6 +17,7 @@ import joblib
 import numpy as np
 import sklearn
 
+from core.data.label_fixes import LabelFixes, check_summary, describe
 from core.errors import OptionsError
 from core.models.catalog import AUGMENTATIONS, CATALOG_VERSION, get_spec
 
@@ -49,13 +50,16 @@ class TrainOptions:
     """What a user can switch per model. ``None`` means the catalog's default.
 
     ``augment``: one of ``core.models.catalog.AUGMENTATIONS``; ``max_train``: train on a stratified
-    subset of ``max_train`` digits (None, or at least the training size: all).
+    subset of ``max_train`` digits (None, or at least the training size: all). ``label_fixes``:
+    corrected/dropped training labels (core.data.label_fixes.LabelFixes; a record's summary dict
+    when rebuilt from a record) or None (the labels as given); part of the key.
     """
 
     deskew: bool | None = None
     augment: str | None = None
     max_train: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    label_fixes: LabelFixes | dict[str, Any] | None = None
 
     def resolved(self, name: str, *, n_train: int | None = None) -> dict[str, Any]:
         """The options with the catalog's defaults filled in. With ``n_train`` (the training
@@ -82,12 +86,25 @@ class TrainOptions:
                         f"training digits, fewer than one per class (10), so no stratified subset exists; use at "
                         f"most {n_train - 10}, or leave max_train out to train on all {n_train:,}."
                     )
-        return {
+        resolved = {
             "deskew": spec.deskew if self.deskew is None else bool(self.deskew),
             "augment": augment,
             "max_train": max_train,
             "params": {**spec.params, **self.params},
         }
+        if self.label_fixes is not None:  # only then: the keys of models without fixes stay as they were
+            fixes = self.label_fixes
+            if isinstance(fixes, LabelFixes):
+                if fixes.count == 0:
+                    raise OptionsError("the label fixes are empty (no label marked wrong or ambiguous): "
+                                       "the variant would equal the original model; mark some training labels first.")
+                resolved["label_fixes"] = fixes.summary()
+            else:
+                try:
+                    resolved["label_fixes"] = dict(check_summary(fixes))
+                except (TypeError, ValueError) as exc:
+                    raise OptionsError(f"label fixes {fixes!r} are malformed ({exc}).") from exc
+        return resolved
 
 
 @dataclass
@@ -127,12 +144,20 @@ class ModelRecord:
             if key in defaults and _same(defaults[key], value):
                 continue
             parts.append(f"{key}={'x'.join(map(str, value)) if isinstance(value, (list, tuple)) else value}")
+        if self.options.get("label_fixes"):
+            parts.append(describe(self.options["label_fixes"]))
         return ", ".join(parts)
+
+    @property
+    def label_fixes(self) -> dict[str, Any] | None:
+        """The summary of the training-label fixes this model was trained with, or None."""
+        return self.options.get("label_fixes")
 
     def train_options(self) -> TrainOptions:
         """The TrainOptions that produce this record's key again."""
         o = self.options
-        return TrainOptions(deskew=o["deskew"], augment=o["augment"], max_train=o["max_train"], params=dict(o["params"]))
+        return TrainOptions(deskew=o["deskew"], augment=o["augment"], max_train=o["max_train"], params=dict(o["params"]),
+                            label_fixes=o.get("label_fixes"))
 
 
 @dataclass
@@ -224,8 +249,10 @@ def validate_record(raw: Any) -> ModelRecord:
         if isinstance(value, bool) or not isinstance(value, types):
             raise TypeError(f"record field {name!r} is {value!r}, not a {' or '.join(t.__name__ for t in types)}")
     opts = raw["options"]
-    if set(opts) != {"deskew", "augment", "max_train", "params"}:
-        raise ValueError(f"record options {sorted(opts)} are not deskew, augment, max_train, params")
+    if set(opts) - {"label_fixes"} != {"deskew", "augment", "max_train", "params"}:
+        raise ValueError(f"record options {sorted(opts)} are not deskew, augment, max_train, params (and label_fixes)")
+    if "label_fixes" in opts:
+        check_summary(opts["label_fixes"])
     if not isinstance(opts["deskew"], bool) or opts["augment"] not in AUGMENTATIONS:
         raise TypeError(f"record options deskew={opts['deskew']!r}, augment={opts['augment']!r} are invalid")
     if opts["max_train"] is not None and (isinstance(opts["max_train"], bool) or not isinstance(opts["max_train"], int)):

@@ -5,6 +5,8 @@ A cached artifact with the same key is loaded instead of fitting again.
 
 from __future__ import annotations
 
+from core.data.label_fixes import LabelFixes
+from core.errors import OptionsError
 from core.models.catalog import get_spec
 from core.models.fitting import train_pipeline
 from core.progress import report
@@ -53,7 +55,8 @@ def train_model(
         hit = cached()  # another process may have trained it while we waited for the lock
         if hit is not None:
             return hit
-        fit = train_pipeline(name, store.data.X_train, store.data.y_train, resolved=resolved, random_state=random_state)
+        X, y = _training_set(store, options)
+        fit = train_pipeline(name, X, y, resolved=resolved, random_state=random_state)
         report(0.95, f"saving {spec.label}")
         model = store.save(
             name, fit.pipeline, options=options, random_state=random_state, fit_seconds=fit.fit_seconds, n_train=fit.n_fit,
@@ -61,3 +64,14 @@ def train_model(
         report(1.0, f"{spec.label} trained in {fit.fit_seconds:.1f} s")
     model.notes.extend([*notes, *fit.notes])
     return model
+
+
+def _training_set(store: ArtifactStore, options: TrainOptions | None):
+    """The store's training digits, with ``options.label_fixes`` applied (relabelled, dropped)."""
+    fixes = options.label_fixes if options is not None else None
+    if fixes is None:
+        return store.data.X_train, store.data.y_train
+    if not isinstance(fixes, LabelFixes):
+        raise OptionsError("this model was trained with label fixes that are not at hand (only their summary is); "
+                           "give the marks again (--label-fixes FILE|marks) to retrain it.")
+    return fixes.apply(store.data.X_train, store.data.y_train)
