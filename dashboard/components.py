@@ -349,12 +349,14 @@ def digit_gallery(
     titles: Sequence[str] | None = None,
     columns: int | None = None,
     link: bool = True,
+    split: str = "test",
 ) -> None:
     """One HTML grid of digit tiles: ``images`` (k, 784) uint8, ``indices`` the test-set
     indices (shown as ``#1234``), ``captions`` one per tile (``\\n`` breaks a line), ``titles``
     hover texts. ``columns`` fixes the number of columns (default: as many as fit).
     ``link``: each tile opens the Digit inspector on its test index (and the page's
-    ``?model=``); pass False for digits that are not test digits."""
+    ``?model=``); pass False for digits the inspector cannot show. ``split="train"``: the indices
+    are training indices, and the tiles open the inspector on ``?split=train&index=N``."""
     model = st.query_params.get("model")
     model_qs = f"&amp;model={html.escape(model, quote=True)}" if model in MODELS else ""
     style = f' style="grid-template-columns:repeat({int(columns)},minmax(0,1fr))"' if columns else ""
@@ -363,11 +365,12 @@ def digit_gallery(
         title = html.escape(titles[k]) if titles is not None else ""
         tile = (
             f'<div class="digit-tile" data-index="{int(idx)}" title="{title}">'
-            f'<img src="{png_data_uri(img)}" alt="test digit {int(idx)}"/>'
+            f'<img src="{png_data_uri(img)}" alt="{"training" if split == "train" else "test"} digit {int(idx)}"/>'
             f'<div class="idx">#{int(idx)}</div><div class="top">{html.escape(cap).replace(chr(10), "<br>")}</div></div>'
         )
         if link:
-            tile = (f'<a class="digit-link" href="{INSPECTOR_URL}?index={int(idx)}{model_qs}" target="_self">'
+            split_qs = "split=train&amp;" if split == "train" else ""
+            tile = (f'<a class="digit-link" href="{INSPECTOR_URL}?{split_qs}index={int(idx)}{model_qs}" target="_self">'
                     f"{tile}</a>")
         parts.append(tile)
     parts.append("</div>")

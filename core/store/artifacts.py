@@ -245,14 +245,20 @@ class ArtifactStore:
         A name that is not in the catalog is looked up among the imported models."""
         if name not in MODEL_NAMES:
             return self._imported(name)
+        return max(self.records(name, problems=problems), key=lambda r: r.trained_at, default=None)
+
+    def records(self, name: str, *, problems: list[str] | None = None) -> list[ModelRecord]:
+        """Every usable artifact of catalog model ``name`` for this data (any options, e.g. a
+        label-cleaned variant beside the original), in file-name order. Reads JSON only."""
+        get_spec(name)
         found: list[ModelRecord] = []
         if not self.folder.is_dir():
-            return None
+            return found
         pattern = re.compile(rf"^{re.escape(name)}-([0-9a-f]{{12}})\.json$")
         try:
             entries = sorted(self.folder.iterdir())
         except OSError:
-            return None
+            return found
         for path in entries:
             m = pattern.match(path.name)
             if not m:
@@ -266,7 +272,7 @@ class ArtifactStore:
                     problems.append(f"{name}: {exc}.")
                 continue
             found.append(record)
-        return max(found, key=lambda r: r.trained_at, default=None)
+        return found
 
     def _imported(self, name: str) -> ModelRecord | None:
         """The imported model called ``name``; UnknownModelError listing every valid name if none."""

@@ -32,12 +32,15 @@ from dashboard.components import (
     require_models,
     setup_page,
 )
+from dashboard.label_loop import canonical_id, model_choice_label, show_label_cleaning, variant_statuses
 
 setup_page("Compare models", "⚖️")
 st.title("Compare models")
 data = require_data()
 statuses = require_models(data)
 by_name = {s.name: s for s in statuses}
+# label-cleaned variants (and other trained options) beside the newest model: ``<name>-<key>``
+by_name.update(variant_statuses(statuses, data))
 names = list(by_name)
 if len(names) < 2:
     st.info("Only one model is trained; train a second one on the Home page to compare them.")
@@ -48,17 +51,18 @@ for slot, default in (("a", names[0]), ("b", names[1])):
     widget, written = f"cmp_{slot}", f"_cmp_{slot}_qp_written"
     requested = st.query_params.get(slot)
     if requested is not None and requested != st.session_state.get(written):
+        requested = canonical_id(requested, by_name)
         if requested in by_name:
             st.session_state[widget] = requested
-        elif requested in MODEL_NAMES:
+        elif requested.split("-")[0] in MODEL_NAMES:
             st.sidebar.warning(f"Model {requested!r} from the URL is not trained yet; showing another one.")
         else:
             st.sidebar.warning(f"Unknown model {requested!r} in the URL; valid names are: {', '.join(MODEL_NAMES)}.")
     if st.session_state.get(widget) not in by_name:
         st.session_state[widget] = default
 
-name_a = st.sidebar.selectbox("Model A", names, key="cmp_a", format_func=lambda n: by_name[n].label)
-name_b = st.sidebar.selectbox("Model B", names, key="cmp_b", format_func=lambda n: by_name[n].label)
+name_a = st.sidebar.selectbox("Model A", names, key="cmp_a", format_func=lambda n: model_choice_label(by_name[n], n))
+name_b = st.sidebar.selectbox("Model B", names, key="cmp_b", format_func=lambda n: model_choice_label(by_name[n], n))
 for slot, value in (("a", name_a), ("b", name_b)):
     st.session_state[f"_cmp_{slot}_qp_written"] = value
     if st.query_params.get(slot) != value:
@@ -67,7 +71,7 @@ if name_a == name_b:
     st.warning("Pick two different models for A and B in the sidebar.")
     st.stop()
 
-label_a, label_b = by_name[name_a].label, by_name[name_b].label
+label_a, label_b = model_choice_label(by_name[name_a], name_a), model_choice_label(by_name[name_b], name_b)
 preds = {}
 for name in (name_a, name_b):
     model, notes = cache.load_model(by_name[name], data)
@@ -108,6 +112,8 @@ def open_quadrant(key: str) -> None:
 def quadrant_label(key: str) -> str:
     return {"only_a_right": f"only A ({label_a}) right", "only_b_right": f"only B ({label_b}) right"}.get(key, QUADRANTS[key])
 
+
+show_label_cleaning(by_name[name_a].record, pa, by_name[name_b].record, pb, data)
 
 # ------------------------------------------------------------------ 2x2 table
 st.subheader("Agreement on the test set")

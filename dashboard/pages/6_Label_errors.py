@@ -6,19 +6,18 @@ mark to the models folder at once (core.store.marks.save_mark / clear_mark).
 
 import streamlit as st
 
-from core.analysis.label_errors import marks_frame, train_suspects
+from core.analysis.label_errors import marks_frame
 from core.errors import DashboardError
-from core.progress import reporting
 from core.store.marks import clear_mark, load_marks, save_mark
 from dashboard import cache, cache_labels
 from dashboard.components import (
-    digit_gallery,
     enlarge,
     paged,
     require_data,
     require_models,
     setup_page,
 )
+from dashboard.label_loop import training_review
 
 PAGE_SIZE = 20
 NOT_MARKED, FINE = "not marked", "label is fine"
@@ -126,25 +125,4 @@ else:
     )
 
 # ------------------------------------------------------------ training set
-st.subheader("Suspects in the training set")
-st.caption(
-    "Out-of-fold probabilities: KNN is fitted 5 times, each time on four fifths of the training set, and "
-    "predicts the fifth it did not see; cleanlab then ranks the training labels. Takes a while on full MNIST."
-)
-train_key = f"_le_train_{data.fingerprint}"
-if st.button("Rank the training labels", key="le_train_button", icon=":material/model_training:"):
-    bar = st.progress(0.0, text="Cross-validating…")
-    try:
-        with reporting(lambda fraction, message: bar.progress(min(1.0, fraction or 0.0), text=message)):
-            st.session_state[train_key] = train_suspects(data.X_train, data.y_train, model="knn", folds=5, top=40)
-    except DashboardError as exc:
-        st.error(str(exc))
-    bar.empty()
-if train_key in st.session_state:
-    found = st.session_state[train_key]
-    st.caption(f"The {len(found)} most suspect training labels, most suspect first.")
-    digit_gallery(
-        data.X_train[found["index"].to_numpy()], found["index"].tolist(),
-        [f"given {g} → {s} · {sc:.3f}" for g, s, sc in zip(found["given"], found["suggested"], found["score"])],
-        titles=[f"training digit #{i}: labelled {g}, probably {s}" for i, g, s in zip(found["index"], found["given"], found["suggested"])],
-    )
+training_review(data)

@@ -1,7 +1,8 @@
-"""Digit inspector: one test digit, every model's answer, and why the chosen model answers so.
+"""Digit inspector: one test (or training) digit, every model's answer, and why the chosen model answers so.
 
-The test index is in the URL (``?index=123``, written back when the user types another), so
-a link (every digit tile in the app is one) reopens the same digit; ``?model=`` picks the
+The index is in the URL (``?index=123``, written back when the user types another; a
+training digit is ``?split=train&index=123``), so a link (every digit tile in the app is one)
+reopens the same digit; ``?model=`` picks the
 model to explain. Explanations come from core.analysis.explain (occlusion maps, class weights of
 linear models, nearest training digits), cached per model and digit.
 """
@@ -28,35 +29,46 @@ st.title("Digit inspector")
 data = require_data()
 name, model = model_picker(data, label="Model to explain")
 pairs = ranked_models(data, predictive=True)
-n_test = len(data.y_test)
 
 # ------------------------------------------------------------------ the index
 
+split = "train" if st.query_params.get("split") == "train" else "test"
+if st.session_state.get("_inspect_split") != split:  # another split: the old index means another digit
+    st.session_state["_inspect_split"] = split
+    st.session_state.pop("_inspect_qp_written", None)
+    st.session_state.pop("inspect_index", None)
+X_split, y_split = (data.X_train, data.y_train) if split == "train" else (data.X_test, data.y_test)
+n_split = len(y_split)
+what = "Training" if split == "train" else "Test"
 requested = st.query_params.get("index")
 if requested is not None and requested != st.session_state.get("_inspect_qp_written"):
     try:
         value = int(requested)
-        if not 0 <= value < n_test:
+        if not 0 <= value < n_split:
             raise ValueError
         st.session_state.inspect_index = value
     except ValueError:
-        st.warning(f"Test index {requested!r} from the URL is not a number from 0 to {n_test - 1}; showing digit 0.")
+        st.warning(f"{what} index {requested!r} from the URL is not a number from 0 to {n_split - 1}; showing digit 0.")
 st.session_state.setdefault("inspect_index", 0)
-index = int(st.number_input(f"Test digit (index 0-{n_test - 1})", 0, n_test - 1, step=1, key="inspect_index",
+index = int(st.number_input(f"{what} digit (index 0-{n_split - 1})", 0, n_split - 1, step=1, key="inspect_index",
                             help="Or open any digit tile in the app; the URL keeps the index, so a link reopens it."))
 st.session_state._inspect_qp_written = str(index)
 if st.query_params.get("index") != str(index):
     st.query_params["index"] = str(index)
+if split == "train":
+    st.info("A **training** digit: the models learned from it (and its label), so their answers here are not "
+            "out of sample. Its label-error rank comes from out-of-fold probabilities (Label errors page).",
+            icon=":material/school:")
 
-x = data.X_test[index]
-label = int(data.y_test[index])
+x = X_split[index]
+label = int(y_split[index])
 
 # ------------------------------------------------------------ every model's answer
 
 answers = predict_digit([m for m, _ in pairs], x)
 image_col, answers_col = st.columns([1, 3], gap="large")
 with image_col:
-    st.image(enlarge(x.reshape(28, 28), 8), width=224, caption=f"test digit #{index}")
+    st.image(enlarge(x.reshape(28, 28), 8), width=224, caption=f"{what.lower()} digit #{index}")
     st.markdown(f"### Label: {label}")
 with answers_col:
     st.markdown("**Every model's answer** (most accurate model first)")
