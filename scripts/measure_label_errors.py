@@ -20,6 +20,7 @@ import json
 import numpy as np
 
 from core.analysis.label_errors import rank_suspects
+from core.analysis.oof import load_out_of_fold, rank_test_labels
 from core.store.queries import trained_names, trained_predictions
 from core.store.settings import Settings
 from core.store.workspace import open_workspace
@@ -30,6 +31,9 @@ def main() -> None:
     ap.add_argument("mturk_json")
     ap.add_argument("--models-dir")
     ap.add_argument("--top", type=int, default=100)
+    ap.add_argument("--pooled", nargs="+", metavar="NAME",
+                    help="also rank by the study's protocol: cached pooled cross-validation (python -m core suspects "
+                         "--test-cv --cv-models NAME...) of these models, alone and with each trained model averaged in")
     args = ap.parse_args()
     ws = open_workspace(Settings.from_env().with_(source="idx", models_dir=args.models_dir))
     data = ws.data
@@ -51,6 +55,8 @@ def main() -> None:
     if dec_names:
         combos.append(tuple(names))
         combos.append(("mlp", *dec_names) if "mlp" in names else tuple(dec_names))
+    if args.pooled:
+        _pooled(ws, args.pooled, preds, prob_names, confirmed, candidates, args.top)
     for combo in combos:
         sub = {n: preds[n] for n in combo}
         cal = any(preds[n].score_kind != "probability" for n in combo)
@@ -62,6 +68,27 @@ def main() -> None:
         acc = float(np.mean(np.argmax(probs, 1) == data.y_test))
         label = " + ".join(combo) + (" (decision scores calibrated)" if cal else "")
         print(f"| {label} | {acc:.2%} | {len(top & confirmed)}/{len(confirmed)} | {len(top & candidates)}/{len(candidates)} | {flagged} |")
+
+
+def _pooled(ws, pooled, preds, prob_names, confirmed, candidates, top) -> None:
+    """Rows for the pooled cross-validation protocol, with precision at 10, 50 and 100 (the
+    share of the top k that are among the study's reviewed candidates / confirmed errors)."""
+    oof = load_out_of_fold(ws.store, pooled, scope="all")
+    if oof is None:
+        print(f"pooled cross-validation of {', '.join(pooled)} is not cached; run: python -m core suspects --test-cv "
+              f"--cv-models {' '.join(pooled)}")
+        return
+    print(f"| ranking (normalized margin) | confirmed in top {top} | candidates in top 10 / 50 / 100 | "
+          "confirmed in top 10 / 50 / 100 |")
+    print("|---|---|---|---|")
+    extras = [()] + [(n,) for n in prob_names] + [tuple(prob_names)]
+    for extra in dict.fromkeys(extras):
+        table = rank_test_labels(oof, n_train=ws.data.n_train, trained={n: preds[n] for n in extra})
+        order = table["index"].to_numpy()
+        label = f"pooled CV of {' + '.join(pooled)}" + (f" + trained {' + '.join(extra)}" if extra else "")
+        cand = " / ".join(f"{len(set(order[:k]) & candidates) / k:.2f}" for k in (10, 50, 100))
+        conf = " / ".join(f"{len(set(order[:k]) & confirmed)}" for k in (10, 50, 100))
+        print(f"| {label} | {len(set(order[:top]) & confirmed)}/{len(confirmed)} | {cand} | {conf} |")
 
 
 if __name__ == "__main__":

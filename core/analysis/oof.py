@@ -19,7 +19,7 @@ before. Ensembles average the probabilities.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,10 +197,24 @@ def rank_train_labels(oof: OutOfFold, *, top: int | None = None, method: str = "
 
 
 def rank_test_labels(
-    oof: OutOfFold, *, n_train: int, top: int | None = None, method: str = "normalized_margin"
+    oof: OutOfFold,
+    *,
+    n_train: int,
+    trained: Mapping[str, TestPredictions] | None = None,
+    top: int | None = None,
+    method: str = "normalized_margin",
 ) -> pd.DataFrame:
     """Test digits ranked from pooled (scope ``"all"``) out-of-fold probabilities, by
-    normalized margin (the study's ranking); ``index`` is a test index."""
+    normalized margin (the study's ranking); ``index`` is a test index. ``trained``: test
+    predictions of models trained on the training set only (also out of sample for every
+    test digit) averaged in, one vote each; only those giving probabilities are used."""
     if len(oof.labels) <= n_train:
         raise OptionsError("these out-of-fold probabilities do not cover the test set; compute them with scope 'all'.")
-    return rank_suspects(_as_predictions(oof, slice(int(n_train), len(oof.labels))), top=top, method=method)
+    preds = {f"{name} (cross-validated)": p for name, p in _as_predictions(oof, slice(int(n_train), len(oof.labels))).items()}
+    for name, p in (trained or {}).items():
+        if p.score_kind != "probability":
+            continue
+        if not np.array_equal(p.y_true, oof.labels[int(n_train):]):
+            raise OptionsError(f"model {name!r} was evaluated on other test digits; retrain it on this data.")
+        preds[f"{name} (trained)"] = p
+    return rank_suspects(preds, top=top, method=method)

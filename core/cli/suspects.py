@@ -79,8 +79,11 @@ def _run_cross_validated(args: argparse.Namespace, ws) -> int:
         table = rank_train_labels(oof, top=args.top)
         what = "training set"
     else:
-        table = rank_test_labels(oof, n_train=ws.data.n_train, top=args.top)
+        trained = trained_predictions(ws.store, args.models) if args.models else {}
+        table = rank_test_labels(oof, n_train=ws.data.n_train, trained=trained, top=args.top)
         what = "test set (cross-validation over training + test, normalized margin)"
+        if trained:
+            what += f"; with the test probabilities of the trained {', '.join(trained)}"
     spent = f"computed in {oof.seconds:.0f} s" if oof.seconds else "from the cache"
     print(f"# {ws.data.description}; {what}; out-of-fold probabilities of {', '.join(oof.parts)} "
           f"({args.folds} folds, {spent})")
