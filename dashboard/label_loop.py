@@ -164,7 +164,11 @@ def training_review(data: MnistData) -> None:
     """The Label errors page's training-set part: rank, review, export/import, retrain."""
     st.subheader("Suspects in the training set")
     probability_models = [n for n in MODEL_NAMES if get_spec(n).has_proba and is_available(n)]
-    st.session_state.setdefault("lt_models", [m for m in DEFAULT_MODELS if m in probability_models])
+    if "lt_models" not in st.session_state:  # the models already cross-validated for this data, else the default
+        store = cache.store(data)
+        done = [m for m in probability_models
+                if store.side_path("oof", oof_side_key(m, scope="train", folds=FOLDS, seed=0), ".npz").is_file()]
+        st.session_state["lt_models"] = done or [m for m in DEFAULT_MODELS if m in probability_models]
     models = tuple(st.multiselect(
         "Models to cross-validate (their out-of-fold probabilities are averaged)", probability_models,
         key="lt_models", format_func=lambda n: get_spec(n).label,
