@@ -220,7 +220,7 @@ def training_review(data: MnistData) -> None:
             index, given, suggested = int(s["index"]), int(s["given"]), int(s["suggested"])
             with col.container(border=True, key=f"lt_tile_{index}"):
                 digit_gallery(data.X_train[[index]], [index],
-                              [f"given {given} → {suggested}\nscore {s['score']:.4f}"],
+                              [f"given {given} → {suggested}\nscore {s['score']:.2g}"],
                               titles=[f"training digit #{index}: labelled {given}, probably {suggested}"],
                               columns=1, split="train")
                 key = f"lt_mark_{index}"
@@ -254,7 +254,10 @@ def _marks_box(data: MnistData, marks: dict) -> None:
         else:
             for key in [k for k in st.session_state if str(k).startswith("lt_mark_")]:
                 del st.session_state[key]  # the boxes show the imported marks
-            right.success(f"Imported {n_train} training and {n_test} test marks.")
+            st.session_state["_lt_import_note"] = f"Imported {n_train} training and {n_test} test marks."
+            st.rerun()  # the tiles and counts above were drawn before the import
+    if "_lt_import_note" in st.session_state:
+        right.success(st.session_state.pop("_lt_import_note"))
 
 
 def _retrain_box(data: MnistData) -> None:
