@@ -81,7 +81,10 @@ def model_choice_label(status: ModelStatus, model_id: str) -> str:
     record = status.record
     if record is None:
         return status.label
-    if record.label_fixes or model_id != status.name:
+    fixes = record.label_fixes
+    if fixes:  # short: the Label cleaning note names the marks' hash
+        return f"{status.label}, cleaned ({fixes['relabelled']} fixed, {fixes['dropped']} dropped)"
+    if model_id != status.name:
         return f"{status.label} ({record.options_summary()})"
     return status.label
 

@@ -158,6 +158,7 @@ def test_label_fixes_are_part_of_the_key_and_named_in_the_record(tmp_path, sampl
 # ------------------------------------------------------------ the whole loop
 
 
+@pytest.mark.slow  # fits KNN 5 times and logistic regression twice
 def test_flip_experiment_cleaned_variant_recovers_accuracy(tmp_path, sample_data):
     """200 training labels flipped to another digit: ranked out of fold (KNN), the top 300
     suspects reviewed by an oracle (the true label), KNN retrained on the cleaned labels."""

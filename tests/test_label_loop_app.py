@@ -9,6 +9,8 @@ from conftest import make_store
 
 from core.store.training import train_model
 
+pytestmark = pytest.mark.slow  # each test fits a KNN of its own
+
 
 @pytest.fixture
 def knn_env(monkeypatch, tmp_path, sample_data):
