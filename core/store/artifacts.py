@@ -245,14 +245,21 @@ class ArtifactStore:
         A name that is not in the catalog is looked up among the imported models."""
         if name not in MODEL_NAMES:
             return self._imported(name)
+        return max(self.records(name, problems=problems), key=lambda r: r.trained_at, default=None)
+
+    def records(self, name: str, *, problems: list[str] | None = None) -> list[ModelRecord]:
+        """Every usable trained artifact of catalog model ``name`` for this data (each variant:
+        other options, augmentation or seed), oldest first. Reads JSON only. Messages about
+        unusable records of ``name`` for this data go to ``problems``."""
+        get_spec(name)
         found: list[ModelRecord] = []
         if not self.folder.is_dir():
-            return None
+            return found
         pattern = re.compile(rf"^{re.escape(name)}-([0-9a-f]{{12}})\.json$")
         try:
             entries = sorted(self.folder.iterdir())
         except OSError:
-            return None
+            return found
         for path in entries:
             m = pattern.match(path.name)
             if not m:
@@ -266,7 +273,7 @@ class ArtifactStore:
                     problems.append(f"{name}: {exc}.")
                 continue
             found.append(record)
-        return max(found, key=lambda r: r.trained_at, default=None)
+        return sorted(found, key=lambda r: r.trained_at)
 
     def _imported(self, name: str) -> ModelRecord | None:
         """The imported model called ``name``; UnknownModelError listing every valid name if none."""
