@@ -68,6 +68,8 @@ class Corruption:
     description: str
     levels: tuple
     apply: Apply
+    #: whether ``apply`` draws random numbers (then each digit gets its own generator)
+    random: bool = True
 
     def level_text(self, severity: int) -> str:
         return "none" if severity == 0 else str(self.levels[severity - 1])
@@ -95,7 +97,7 @@ def _centred(**kwargs) -> transform.AffineTransform:
 
 def _signs(rngs: Rngs, k: int = 1) -> np.ndarray:
     """A random direction (-1 or +1) per digit, ``k`` of them: (n, k)."""
-    return np.array([rng.choice([-1, 1], size=k) for rng in rngs], dtype=np.int64).reshape(len(rngs), k)
+    return np.array([rng.integers(0, 2, size=k) * 2 - 1 for rng in rngs], dtype=np.int64).reshape(len(rngs), k)
 
 
 def _by_group(images: np.ndarray, groups: np.ndarray, fn: Callable[[np.ndarray, tuple], np.ndarray]) -> np.ndarray:
@@ -224,21 +226,21 @@ _LIST = [
                (1, 2, 3, 4, 5), _shift),
     Corruption("rotate", "Rotate", "rotated by this many radians about the centre, random direction (MNIST-C)",
                (0.2, 0.4, 0.6, 0.8, 1.0), _rotate),
-    Corruption("scale", "Scale", "shrunk about the centre to this factor (MNIST-C)", (0.9, 0.8, 0.7, 0.6, 0.5), _scale),
+    Corruption("scale", "Scale", "shrunk about the centre to this factor (MNIST-C)", (0.9, 0.8, 0.7, 0.6, 0.5), _scale, random=False),
     Corruption("shear", "Shear", "sheared by this angle in radians, random direction (MNIST-C)",
                (0.2, 0.4, 0.6, 0.8, 1.0), _shear),
     Corruption("thicken", "Thicken", "grey dilation with a growing footprint (Morpho-MNIST-style thickening)",
-               (1, 2, 3, 4, 5), _thicken),
+               (1, 2, 3, 4, 5), _thicken, random=False),
     Corruption("thin", "Thin", "grey erosion with a growing footprint (Morpho-MNIST-style thinning)",
-               (1, 2, 3, 4, 5), _thin),
+               (1, 2, 3, 4, 5), _thin, random=False),
     Corruption("gaussian_blur", "Gaussian blur", "Gaussian blur with this sigma in pixels (MNIST-C)",
-               (1, 2, 3, 4, 6), _blur),
+               (1, 2, 3, 4, 6), _blur, random=False),
     Corruption("gaussian_noise", "Gaussian noise", "Gaussian noise of this standard deviation on 0-1 pixels (MNIST-C)",
                (0.08, 0.12, 0.18, 0.26, 0.38), _noise),
     Corruption("salt_pepper", "Salt and pepper", "this share of pixels set to black or white (MNIST-C impulse noise)",
                (0.03, 0.06, 0.09, 0.17, 0.27), _salt_pepper),
     Corruption("contrast", "Contrast", "contrast scaled to this factor about the mean (MNIST-C)",
-               (0.4, 0.3, 0.2, 0.1, 0.05), _contrast),
+               (0.4, 0.3, 0.2, 0.1, 0.05), _contrast, random=False),
     Corruption("patch", "Occluding patch", "a black square of this side in pixels over a random ink pixel",
                (3, 5, 7, 9, 11), _patch),
     Corruption("scratch", "Scratch line", "a white line across the digit of this width in pixels (MNIST-C line)",
@@ -299,5 +301,6 @@ def corrupt(
     if idx.shape != (len(X),):
         raise OptionsError(f"indices must have one entry per digit ({len(X)}), got shape {idx.shape}.")
     images = X.reshape(-1, _SIDE, _SIDE).astype(np.float32) / np.float32(255.0)
-    out = spec.apply(images, spec.levels[severity - 1], _rngs(name, idx, random_state))
+    rngs = _rngs(name, idx, random_state) if spec.random else []
+    out = spec.apply(images, spec.levels[severity - 1], rngs)
     return np.clip(np.rint(np.asarray(out, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8).reshape(-1, _SIDE * _SIDE)
