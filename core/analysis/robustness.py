@@ -37,6 +37,7 @@ __all__ = [
     "RobustModel",
     "RobustnessResult",
     "compute_robustness",
+    "default_digits",
     "load_cached_robustness",
     "parse_digits",
     "robustness_models",
@@ -122,6 +123,11 @@ def parse_digits(text: str | int | None) -> int | None:
         return int(text)
     except (TypeError, ValueError):
         raise OptionsError(f"digits {text!r} is not a number of test digits or 'all'.") from None
+
+
+def default_digits(n_test: int) -> int:
+    """The default subset size: :data:`DEFAULT_DIGITS`, or the whole test set when smaller."""
+    return min(DEFAULT_DIGITS, int(n_test))
 
 
 def select_digits(y_test: np.ndarray, n: int | None = DEFAULT_DIGITS, *, random_state: int = 0) -> np.ndarray:
@@ -236,7 +242,7 @@ def load_cached_robustness(
     store: ArtifactStore, models: list[RobustModel], *, digits: int | None = DEFAULT_DIGITS,
     corruptions: Sequence[str] | None = None, random_state: int = 0,
 ) -> tuple[RobustnessResult | None, list[RobustModel]]:
-    """The result from cached side files only (None if any model is missing) and the models
+    """The result for the models whose results are cached (None when none is) and the models
     whose results are not cached yet. Never loads a model."""
     names = check_corruptions(corruptions)
     indices = select_digits(store.data.y_test, digits, random_state=random_state)
@@ -248,9 +254,8 @@ def load_cached_robustness(
             missing.append(m)
         else:
             found[m.id] = (clean.y_pred[indices].astype(np.int8), preds)
-    if missing:
-        return None, missing
-    return _result(store, models, indices, names, random_state, found), []
+    kept = [m for m in models if m.id in found]
+    return (_result(store, kept, indices, names, random_state, found) if kept else None), missing
 
 
 def _result(store, models, indices, names, random_state, found) -> RobustnessResult:

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from core.analysis.robustness import (
     DEFAULT_DIGITS,
     compute_robustness,
+    default_digits,
     parse_digits,
     robustness_models,
     select_models,
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", nargs="+", metavar="NAME",
                         help="models or variants (e.g. knn, knn+shifts; a catalog name selects its variants too); "
                              "default: every trained one")
-    parser.add_argument("--digits", default=str(DEFAULT_DIGITS), metavar="N|all",
+    parser.add_argument("--digits", default=None, metavar="N|all",
                         help=f"stratified subset of test digits (default {DEFAULT_DIGITS:,}); 'all' for the whole test set")
     parser.add_argument("--corruptions", nargs="+", metavar="NAME",
                         help=f"corruptions (default: all): {', '.join(CORRUPTION_NAMES)}")
@@ -48,12 +49,14 @@ def format_table(table, labels: dict[str, str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    digits = parse_digits(args.digits)
+    digits = parse_digits(args.digits) if args.digits is not None else None
     corruptions = check_corruptions(args.corruptions)
     out = Path(args.out) if args.out else None
     if out is not None and (out.is_dir() or not out.parent.exists()):
         raise ConfigError(f"--out {args.out!r}: give a file in an existing folder.")
     ws = workspace_from_args(args)
+    if args.digits is None:
+        digits = default_digits(ws.data.n_test)
     models, notes = select_models(robustness_models(ws.store), args.models)
     for note in notes:
         print(note, file=sys.stderr)

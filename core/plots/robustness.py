@@ -70,7 +70,7 @@ def plot_robustness_table(
     fig = go.Figure()
     fig.add_heatmap(
         z=worse, x=list(range(n_cols)), y=list(range(n_rows)), text=text, texttemplate="%{text}",
-        colorscale="Reds", zmin=0, zmax=max(float(worse.max()), 1.0), hoverinfo="skip", xgap=2, ygap=2,
+        colorscale=[[0.0, "#ffffff"], [0.5, "#fbb4a0"], [1.0, "#ee6a50"]], zmin=0, zmax=max(float(worse.max()), 1.0), hoverinfo="skip", xgap=2, ygap=2,
         colorbar={"title": {"text": "points below<br>the column's best"}, "thickness": 12},
     )
     xs, ys = np.meshgrid(np.arange(n_cols), np.arange(n_rows))
