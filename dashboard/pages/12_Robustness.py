@@ -173,7 +173,18 @@ else:
 
 # ------------------------------------------------------------------ curves
 st.subheader("Accuracy against severity")
-st.plotly_chart(plot_severity_curves(result.long_table(), catalog_names=catalog, corruption_labels=labels),
+curve_choices = ["all", *result.corruptions]
+st.session_state.setdefault("rb_curve", selected[1] if selected else result.corruptions[0])
+if (value := url_value("curve")) is not None and value in curve_choices:
+    st.session_state.rb_curve = value
+if st.session_state.rb_curve not in curve_choices:
+    st.session_state.rb_curve = result.corruptions[0]
+curve = st.selectbox("Corruption", curve_choices, key="rb_curve",
+                     format_func=lambda c: "all corruptions (small multiples)" if c == "all" else labels[c])
+write_url(curve=curve)
+long = result.long_table()
+st.plotly_chart(plot_severity_curves(long if curve == "all" else long[long["corruption"] == curve],
+                                     catalog_names=catalog, corruption_labels=labels, columns=5 if curve == "all" else 1),
                 key="rb_curves", config={"displayModeBar": False})
 st.caption("Severity 0 is the clean digits. One colour per model as on the other pages; a model's variants "
            "(e.g. trained with shifted copies) share its colour with another dash.")
@@ -203,9 +214,11 @@ else:
         "share of errors %": (100 * shown["error_share"]).round(1),
     }), hide_index=True, width="stretch")
     props = rc.digit_properties(data)
-    for k, item in enumerate(shown.itertuples(index=False)):
-        members = np.flatnonzero(slice_mask(props, item.slice))
-        wrong = members[y_pred[members] != data.y_test[members]]
-        with st.expander(f"{item.description}: {item.errors} of {item.n} wrong", expanded=k == 0):
-            digit_gallery(data.X_test[wrong[:40]], wrong[:40],
-                          [f"true {data.y_test[i]} → {y_pred[i]}" for i in wrong[:40]])
+    pick = st.radio("Gallery of the slice", range(len(shown)), key=f"rb_slice_pick_{slice_id}",
+                    format_func=lambda k: shown.iloc[k]["description"])
+    item = shown.iloc[pick]
+    members = np.flatnonzero(slice_mask(props, item["slice"]))
+    wrong = members[y_pred[members] != data.y_test[members]]
+    st.caption(f"The {item['errors']} digits of {item['n']} in this slice that {row.id} gets wrong "
+               f"({100 * item['error_share']:.1f}% of its errors){'; the first 40' if len(wrong) > 40 else ''}.")
+    digit_gallery(data.X_test[wrong[:40]], wrong[:40], [f"true {data.y_test[i]} → {y_pred[i]}" for i in wrong[:40]])
