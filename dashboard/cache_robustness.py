@@ -76,11 +76,12 @@ def start(data: MnistData, rows: list[RobustModel], digits: int | None, seed: in
     """Queue the computation of every missing row as a background job (one per settings)."""
     store = cache.store(data)
     n = "all" if digits is None else f"{digits:,}"
-    return cache.job_runner().submit(
-        _job_key(data, digits, seed),
-        lambda: compute_robustness(store, rows, digits=digits, random_state=seed) and None,
-        label=f"Robustness of {len(rows)} models on {n} digits",
-    )
+
+    def work() -> list[str]:  # the results go to the side files; the job keeps only the notes
+        return compute_robustness(store, rows, digits=digits, random_state=seed).skipped
+
+    return cache.job_runner().submit(_job_key(data, digits, seed), work,
+                                     label=f"Robustness of {len(rows)} models on {n} digits")
 
 
 @st.cache_data(show_spinner="Measuring the test digits…", max_entries=4, hash_funcs=_HASH)

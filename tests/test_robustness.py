@@ -97,6 +97,7 @@ def test_digits_are_a_stratified_subset_and_bad_counts_are_refused(sample_data):
             select_digits(sample_data.y_test, bad)
 
 
+@pytest.mark.slow  # trains its own models (module fixture)
 def test_variants_are_rows_and_accuracy_at_severity_zero_is_clean_accuracy(small, sample_data):
     store, _ = problems_store(small, sample_data)
     rows = robustness_models(store)
@@ -119,6 +120,7 @@ def test_variants_are_rows_and_accuracy_at_severity_zero_is_clean_accuracy(small
                                                             & (long.severity > 0)].accuracy.mean())
 
 
+@pytest.mark.slow  # trains its own models (module fixture)
 def test_flipped_digits_are_right_when_clean_and_wrong_when_corrupted(small, sample_data):
     store, _ = problems_store(small, sample_data)
     result = compute_robustness(store, robustness_models(store), digits=N)
@@ -132,6 +134,7 @@ def test_flipped_digits_are_right_when_clean_and_wrong_when_corrupted(small, sam
         result.flipped("mlp", "rotate", 4)
 
 
+@pytest.mark.slow  # trains its own models (module fixture)
 def test_results_come_from_the_cache_and_a_corrupt_cache_is_recomputed_with_a_warning(small, sample_data):
     store, seen = problems_store(small, sample_data)
     rows = robustness_models(store)
@@ -153,6 +156,7 @@ def test_results_come_from_the_cache_and_a_corrupt_cache_is_recomputed_with_a_wa
     assert {m.id for m in load_cached_robustness(store, rows, digits=N, random_state=1)[1]} == {m.id for m in rows}
 
 
+@pytest.mark.slow  # trains its own models (module fixture)
 def test_a_model_that_cannot_take_images_is_left_out_with_a_message(small, sample_data):
     store, _ = problems_store(small, sample_data)
     imported = RobustModel("my_preds", "my_preds", "my predictions (file)", "0" * 64, None,
@@ -167,6 +171,7 @@ def test_a_model_that_cannot_take_images_is_left_out_with_a_message(small, sampl
         select_models(rows, ["resnet"])
 
 
+@pytest.mark.slow  # trains its own models (module fixture)
 def test_table_figure_cells_map_back_to_models_and_corruptions(small, sample_data):
     store, _ = problems_store(small, sample_data)
     result = compute_robustness(store, robustness_models(store), digits=N)
@@ -218,6 +223,7 @@ def test_find_slices_finds_a_planted_weak_range_worst_first():
 # ------------------------------------------------------------------ CLI
 
 
+@pytest.mark.slow  # trains its own models (module fixture)
 def test_robustness_cli_prints_the_table_and_writes_the_csv(small, sample_data, tmp_path, capsys):
     out = tmp_path / "r.csv"
     rc = main(["robustness", "--source", "sample", "--models-dir", str(small), "--digits", str(N),
@@ -245,11 +251,13 @@ def test_robustness_cli_prints_the_table_and_writes_the_csv(small, sample_data, 
     (["--models", "resnet"], "unknown model 'resnet'"),
     (["--models", "mlp"], "model 'mlp' is not trained on this data"),
 ])
+@pytest.mark.slow  # trains its own models (module fixture)
 def test_robustness_cli_bad_input_gets_a_clear_message(args, message, small, capsys):
     assert main(["robustness", "--source", "sample", "--models-dir", str(small), *args]) == 2
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow  # trains its own models (module fixture)
 def test_slices_cli_prints_one_slice_per_line(small, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ArtifactWarning)
