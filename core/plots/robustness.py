@@ -141,7 +141,7 @@ def plot_severity_curves(
     fig.update_yaxes(range=[0, 101], ticksuffix="%")
     fig.update_layout(
         height=(230 if columns > 1 else 380) * rows + 90, margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white",
-        legend={"orientation": "h", "yanchor": "top", "y": -0.04, "xanchor": "left", "x": 0}, font={"size": 12},
+        legend={"orientation": "v", "yanchor": "top", "y": 1, "xanchor": "left", "x": 1.01}, font={"size": 12},
     )
     fig.update_xaxes(showgrid=True, gridcolor="#eee")
     fig.update_yaxes(showgrid=True, gridcolor="#eee")
