@@ -106,7 +106,8 @@ def page_times(args, reps: int, digits: int | None) -> tuple[list[float], list[f
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
-    parser.add_argument("--variants", action="store_true", help="also time every other trained variant")
+    parser.add_argument("--variants", action="store_true",
+                        help="also time every other trained variant and show it in the table")
     parser.add_argument("--all", action="store_true", help="also run the table on all test digits")
     parser.add_argument("--page", type=int, default=0, metavar="N", help="open the page N times (cached results)")
     parser.add_argument("--skip-cold", action="store_true", help="use cached results instead of the cold run")
@@ -125,9 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"{step:<44}{n_models:>7}{n_digits:>8,}{seconds:>10.1f}  {target}")
         print(lines[-1], file=sys.stderr, flush=True)
 
+    shown = rows if args.variants else plain
     load = [load_average()]
     if args.skip_cold:
-        result = compute_robustness(store, rows, digits=digits)
+        result = compute_robustness(store, shown, digits=digits)
     else:
         seconds, result = timed_table(store, plain, digits, label="cold")
         row("cold table, 8 models x 13 x 5", len(plain), digits, seconds,
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.variants and others:
             seconds, _ = timed_table(store, others, digits, label="variants")
             row("cold table, variants", len(others), digits, seconds)
-        result = compute_robustness(store, rows, digits=digits)
+        result = compute_robustness(store, shown, digits=digits)
     if args.all:
         seconds, _ = timed_table(store, plain, None, label="all")
         row("cold table, all test digits", len(plain), data.n_test, seconds)
