@@ -29,6 +29,7 @@ from core.models.catalog import MODEL_NAMES, is_available
 from core.models.predict import model_scores
 from core.progress import report
 from core.store.artifacts import ArtifactStore
+from core.store.imports import imported_records
 from core.store.records import ModelRecord, TrainOptions
 from core.store.sidefiles import read_side_npz, write_side_npz
 
@@ -81,7 +82,8 @@ def _variant_id(store: ArtifactStore, record: ModelRecord) -> tuple[str, bool]:
 
 def robustness_models(store: ArtifactStore, *, extra: Sequence[RobustModel] = ()) -> list[RobustModel]:
     """Every trained catalog model and variant for the store's data, in catalog order (the
-    default options first), then ``extra`` (e.g. imported prediction files). Reads JSON only."""
+    default options first), then the imported models (left out with the reason: they have no
+    catalog pipeline to run on corrupted digits here), then ``extra``. Reads JSON only."""
     out: list[RobustModel] = []
     for name in MODEL_NAMES:
         if not is_available(name):
@@ -92,6 +94,10 @@ def robustness_models(store: ArtifactStore, *, extra: Sequence[RobustModel] = ()
             label = record.label if plain else f"{record.label} ({record.options_summary()})"
             by_id[rid] = (plain, RobustModel(rid, name, label, record.model_sha256, record))
         out.extend(model for _, model in sorted(by_id.values(), key=lambda pm: (not pm[0], pm[1].id)))
+    for record in imported_records(store):
+        why = ("it is a prediction file: it holds answers for the clean test digits only, with no model to run on "
+               "corrupted ones") if record.kind == "predictions" else "imported ONNX models are not run on corrupted digits yet"
+        out.append(RobustModel(record.name, record.name, record.label, record.model_sha256, None, why))
     return [*out, *extra]
 
 
