@@ -248,8 +248,9 @@ class ArtifactStore:
         return max(self.records(name, problems=problems), key=lambda r: r.trained_at, default=None)
 
     def records(self, name: str, *, problems: list[str] | None = None) -> list[ModelRecord]:
-        """Every usable artifact of catalog model ``name`` for this data (any options, e.g. a
-        label-cleaned variant beside the original), in file-name order. Reads JSON only."""
+        """Every usable trained artifact of catalog model ``name`` for this data (each variant:
+        other options, augmentation or seed), oldest first. Reads JSON only. Messages about
+        unusable records of ``name`` for this data go to ``problems``."""
         get_spec(name)
         found: list[ModelRecord] = []
         if not self.folder.is_dir():
@@ -272,7 +273,7 @@ class ArtifactStore:
                     problems.append(f"{name}: {exc}.")
                 continue
             found.append(record)
-        return found
+        return sorted(found, key=lambda r: r.trained_at)
 
     def _imported(self, name: str) -> ModelRecord | None:
         """The imported model called ``name``; UnknownModelError listing every valid name if none."""

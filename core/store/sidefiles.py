@@ -12,11 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.fileio import atomic_write_bytes
+import numpy as np
+
+from core.fileio import atomic_save_npz, atomic_write_bytes
 from core.store.artifacts import ArtifactStore, describe_error
 from core.store.records import jsonable
 
-__all__ = ["read_side_json", "write_side_json"]
+__all__ = ["read_side_json", "read_side_npz", "write_side_json", "write_side_npz"]
 
 
 def read_side_json(
@@ -43,5 +45,33 @@ def write_side_json(store: ArtifactStore, kind: str, key: str, value: Any) -> Pa
     payload = json.dumps(value, indent=1, default=jsonable, allow_nan=False).encode()
     try:
         return atomic_write_bytes(path, payload)
+    except OSError as exc:
+        raise store.write_error(exc) from exc
+
+
+def read_side_npz(
+    store: ArtifactStore, kind: str, key: str, *, validate: Callable[[dict[str, np.ndarray]], Any]
+) -> Any | None:
+    """The ``.npz`` side file ``kind``/``key`` (arrays only, never pickles) passed through
+    ``validate(arrays)``, or None when absent. An unreadable file, or one ``validate`` rejects
+    (ValueError/TypeError/KeyError), is reported and gives None."""
+    path = store.side_path(kind, key, ".npz")
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {name: f[name] for name in f.files}
+        return validate(arrays)
+    except Exception as exc:  # noqa: BLE001 (truncated zip, pickled object, bad shapes: recompute)
+        store.report_problem(f"side file {path.name} ({kind}) is unusable ({describe_error(exc)}); it will be computed again.")
+        return None
+
+
+def write_side_npz(store: ArtifactStore, kind: str, key: str, **arrays: np.ndarray) -> Path:
+    """Atomically write ``arrays`` as the ``.npz`` side file ``kind``/``key`` for the store's
+    data. Raises ArtifactError naming the folder when it cannot be written."""
+    path = store.side_path(kind, key, ".npz")
+    try:
+        return atomic_save_npz(path, **arrays)
     except OSError as exc:
         raise store.write_error(exc) from exc
