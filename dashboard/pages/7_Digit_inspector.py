@@ -12,43 +12,57 @@ import streamlit as st
 
 from core.models.predict import predict_digit
 from core.plots.explain import plot_pixel_map, plot_weight_images
-from dashboard.cache_explain import load_explanation, ranked_models
+from dashboard import state
 from dashboard.components import (
+    NUMBER_WIDTH,
     digit_gallery,
     enlarge,
-    model_picker,
-    require_data,
+    pick_model,
+    require_loaded_models,
+    require_workspace,
     setup_page,
     top3_caption,
 )
+from dashboard.data.analysis import load_explanation, rank_by_accuracy
+from dashboard.data.jobs import start_neighbour_indexes
 
 setup_page("Digit inspector", "🔍")
 st.title("Digit inspector")
-data = require_data()
-name, model = model_picker(data, label="Model to explain")
-pairs = ranked_models(data)
+ws, fixes = require_workspace()
+data = ws.data
+name, model = pick_model(ws, label="Model to explain")
+models = require_loaded_models(ws)
+start_neighbour_indexes(ws, models)  # the other models' explanations, ready when the user switches
+pairs = rank_by_accuracy(ws, models, fixes)
 n_test = len(data.y_test)
 
 # ------------------------------------------------------------------ the index
 
-requested = st.query_params.get("index")
-if requested is not None and requested != st.session_state.get("_inspect_qp_written"):
+
+
+def parse_index(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < n_test:
+        raise ValueError(text)
+    return value
+
+
+def bad_index(text: str) -> int:
     try:
-        value = int(requested)
-        if not 0 <= value < n_test:
-            raise ValueError
-        st.session_state.inspect_index = value
+        return parse_index(text)
     except ValueError:
-        st.warning(f"Test index {requested!r} from the URL is not a number from 0 to {n_test - 1}; showing digit 0.")
-st.session_state.setdefault("inspect_index", 0)
-index = int(st.number_input(f"Test digit (index 0-{n_test - 1})", 0, n_test - 1, step=1, key="inspect_index",
-                            help="Or open any digit tile in the app; the URL keeps the index, so a link reopens it."))
-st.session_state._inspect_qp_written = str(index)
-if st.query_params.get("index") != str(index):
-    st.query_params["index"] = str(index)
+        raise state.UrlValueError(f"Test index {text!r} from the URL is not a number from 0 to {n_test - 1}; "
+                                  "showing the last one (digit 0 at first).") from None
+
+
+index = int(state.url_widget(
+    st.number_input, f"Test digit (index 0-{n_test - 1})", key="inspect_index", param="index", initial=0, parse=bad_index,
+    min_value=0, max_value=n_test - 1, step=1, width=NUMBER_WIDTH,
+    help="Or click any digit tile in the app; the URL keeps the index, so a link reopens it.",
+))
 
 x = data.X_test[index]
-label = int(data.y_test[index])
+label = dict(fixes).get(index, int(data.y_test[index]))  # the corrected label, when the switch is on
 
 # ------------------------------------------------------------ every model's answer
 
@@ -69,7 +83,7 @@ with answers_col:
 
 # ------------------------------------------------------------------ explanation
 
-explanation = load_explanation(model, data, x.tobytes(), label)
+explanation = load_explanation(ws, model, x.tobytes(), label)
 occ = explanation.occlusion
 st.subheader(f"Why {model.record.label} says {occ.predicted}")
 st.caption(
@@ -100,4 +114,4 @@ st.caption(f"The {len(nb.indices)} training digits closest to this one in {model
            "(what the model's input looks like after its preprocessing): what it learned this answer from.")
 digit_gallery(data.X_train[nb.indices], nb.indices,
               [f"label {int(lab)} · dist {d:.2f}" for lab, d in zip(nb.labels, nb.distances)],
-              titles=[f"training digit #{int(i)}" for i in nb.indices], columns=8, link=False)
+              titles=[f"training digit #{int(i)}" for i in nb.indices], columns=8, link=False, key="inspect_neighbours")
