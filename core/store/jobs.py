@@ -86,10 +86,6 @@ class JobRunner:
             self._wake.notify()
             return job
 
-    def get(self, key: str) -> Job | None:
-        with self._lock:
-            return self._jobs.get(key)
-
     def jobs(self) -> list[Job]:
         """Every known job, in submission order."""
         with self._lock:
