@@ -168,4 +168,6 @@ def scroll_into_view(key: str) -> None:
     per click that opened something lower on the page)."""
     nonce = st.session_state.get("_scroll_nonce", 0) + 1
     st.session_state["_scroll_nonce"] = nonce
-    st.html(scroll_script(key, nonce), unsafe_allow_javascript=True)
+    # a container with a new key each time: a new element, so the browser runs the script again
+    with st.container(key=f"scroll_{nonce}", height=1, border=False):
+        st.html(scroll_script(key, nonce), unsafe_allow_javascript=True)
