@@ -56,3 +56,16 @@ def test_containers_with_a_key_get_the_class_the_scroll_script_looks_for():
     (index,) = [p for p in (STATIC / "static" / "js").glob("index.*.js") if not p.name.startswith("index.esm")]
     assert "st-key-" in index.read_text(errors="ignore")
     assert ".st-key-cm_gallery" in patches.scroll_script("cm_gallery", 1)
+
+
+def test_the_app_hides_streamlits_deploy_button():
+    """The toolbar shows no "Deploy" button: ``client.toolbarMode = "viewer"`` in the app's
+    config, which ``streamlit run`` reads from the project folder."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    probe = ("from streamlit import config; config.get_config_options(force_reparse=True); "
+             "print(config.get_option('client.toolbarMode'))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "viewer", out.stdout
