@@ -11,8 +11,10 @@ import numpy as np
 import streamlit as st
 
 from core.models.catalog import MODELS
-from dashboard import cache
-from dashboard.components import digit_gallery, require_data, setup_page, train_hint
+from dashboard.components import digit_gallery, require_workspace, setup_page, statuses_or_stop, train_hint
+from dashboard.data import jobs
+from dashboard.data.metrics import load_summary
+from dashboard.data.workspace import load_models, models_path
 from dashboard.html_views import class_balance_html, table_html
 
 setup_page("Home", "🔢")
@@ -26,15 +28,16 @@ st.markdown(
     "**draw a digit** and watch every model answer."
 )
 
-data = require_data()
+ws, fixes = require_workspace()
+data = ws.data
 
 # ------------------------------------------------------------- train (first thing a user needs)
-statuses = cache.load_model_status(data)
+statuses = statuses_or_stop(ws)
 missing = [s for s in statuses if not s.trained and not s.unavailable]
 unavailable = [s for s in statuses if s.unavailable]
-jobs = cache.training_jobs(data)
-running = [j for j in jobs if not j.state.finished]
-failed = [j for j in jobs if j.state == "failed" and j.key.rsplit(":", 1)[-1] in {s.name for s in missing}]
+training = jobs.training_jobs(ws)
+running = [j for j in training if not j.state.finished]
+failed = [j for j in training if j.state == "failed" and jobs.job_model(j) in {s.name for s in missing}]
 
 if running:
     names = ", ".join(j.label.removeprefix("Training ") for j in running)
@@ -48,7 +51,7 @@ elif missing:
     st.info(f"**{len(missing)} of {len(statuses)} models are not trained yet:** {labels}.", icon=":material/info:")
 if missing:
     if st.button(f"Train missing models ({len(missing)})", type="primary", key="train_missing", disabled=bool(running)):
-        cache.start_training([s.name for s in missing], data)
+        jobs.start_training(ws, [s.name for s in missing])
         st.rerun()
     if not running:
         st.caption(
@@ -80,7 +83,7 @@ with right:
     of_digit = [np.flatnonzero(data.y_test == d) for d in range(10)]
     pairs = [rng.choice(idx, size=min(2, len(idx)), replace=False) for idx in of_digit]
     picks = [int(pair[k]) for k in range(2) for pair in pairs if k < len(pair)]  # 0-9, then 0-9 again
-    digit_gallery(data.X_test[picks], picks, [f"label {int(data.y_test[i])}" for i in picks], columns=5)
+    digit_gallery(data.X_test[picks], picks, [f"label {int(data.y_test[i])}" for i in picks], columns=5, key="home_gallery")
 
 
 # ---------------------------------------------------------------------- models
@@ -89,9 +92,12 @@ for status in statuses:
     for problem in status.problems:
         st.warning(f"{problem} Press the Train button (or run `{train_hint()}`) to retrain it.", icon=":material/warning:")
 
-models, problems = cache.load_models(statuses, data)
+models, problems = load_models(ws, statuses)
 for problem in problems:
     st.warning(f"{problem} Press the Train button (or run `{train_hint()}`) to retrain it.", icon=":material/warning:")
+# The Digit inspector explains answers with each model's nearest training digits: build those
+# indexes in the background now, so the first explanation does not wait for them.
+jobs.start_neighbour_indexes(ws, models)
 
 rows = []
 for status in statuses:
@@ -100,7 +106,7 @@ for status in statuses:
         rows.append({"model": status.label, "status": status.unavailable or "not trained", "accuracy %": None, "fit s": None,
                      "options": "", "trained at": ""})
         continue
-    summary = cache.load_summary(model, data)
+    summary = load_summary(ws, model, fixes)
     rows.append({
         "model": status.label,
         "status": "trained",
@@ -110,8 +116,7 @@ for status in statuses:
         "trained at": model.record.trained_at[:19].replace("T", " ") + " UTC",
     })
 st.html(table_html(rows, formats={"accuracy %": "{:.2f}", "fit s": "{:.1f}"}))
-st.caption(f"Models folder: `{cache.models_path()}` (set `MODELS_DIR` to use another).")
-
+st.caption(f"Models folder: `{models_path()}` (set `MODELS_DIR` to use another).")
 # ----------------------------------------------------------------- how to switch
 with st.expander("How to switch the data source"):
     st.markdown(

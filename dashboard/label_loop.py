@@ -9,6 +9,8 @@ saves the mark); ``lt_models`` the models cross-validated; ``lt_page`` the page 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -21,6 +23,7 @@ from core.data.sources import MnistData
 from core.errors import DashboardError
 from core.models.catalog import MODEL_NAMES, get_spec, is_available
 from core.models.predict import TestPredictions
+from core.store.marks import load_marks
 from core.store.records import ModelRecord, ModelStatus
 from core.store.train_marks import (
     clear_train_mark,
@@ -31,8 +34,10 @@ from core.store.train_marks import (
     save_train_mark,
 )
 from core.store.training import train_model
-from dashboard import cache, cache_labels
+from dashboard import state
 from dashboard.components import digit_gallery, paged
+from dashboard.data.jobs import job_runner
+from dashboard.data.workspace import model_statuses, models_path, workspace
 
 __all__ = [
     "MARK_CHOICES",
@@ -55,7 +60,7 @@ FOLDS = 5
 def variant_statuses(statuses: list[ModelStatus], data: MnistData) -> dict[str, ModelStatus]:
     """Every usable artifact that is not its model's newest (e.g. the original beside a newer
     label-cleaned variant), as ``{"<name>-<key>": ModelStatus}``."""
-    store = cache.store(data)
+    store = workspace().store
     out = {}
     for status in statuses:
         if status.record is None or status.name not in MODEL_NAMES:  # imported models have one artifact each
@@ -95,10 +100,10 @@ def show_label_cleaning(rec_a: ModelRecord | None, pa: TestPredictions, rec_b: M
     how, and the comparison on the corrected test labels too when there are test marks."""
     if rec_a is None or rec_b is None or not (rec_a.label_fixes or rec_b.label_fixes):
         return
-    verdict = loop_verdict(rec_a, cache_labels.original(pa, data), rec_b, cache_labels.original(pb, data),
-                           cache_labels.marks(data))
+    verdict = loop_verdict(rec_a, replace(pa, y_true=data.y_test), rec_b, replace(pb, y_true=data.y_test),
+                           load_marks(workspace().store))
     st.info(f"**Label cleaning.** {verdict.sides()}. The figures above use "
-            f"{'the corrected' if cache_labels.switch_on() else 'the original'} test labels.",
+            f"{'the corrected' if state.switch_on() else 'the original'} test labels.",
             icon=":material/cleaning_services:")
     if verdict.corrected is not None:
         r = verdict.corrected
@@ -117,11 +122,11 @@ def show_label_cleaning(rec_a: ModelRecord | None, pa: TestPredictions, rec_b: M
 
 
 def _oof_job_key(data: MnistData, models: tuple[str, ...]) -> str:
-    return f"oof:{cache.models_path()}:{data.fingerprint}:{'+'.join(models)}:f{FOLDS}"
+    return f"oof:{models_path()}:{data.fingerprint}:{'+'.join(models)}:f{FOLDS}"
 
 
 def _side_stamp(data: MnistData, models: tuple[str, ...]) -> str:
-    store = cache.store(data)
+    store = workspace().store
     stamps = []
     for name in models:
         path = store.side_path("oof", oof_side_key(name, scope="train", folds=FOLDS, seed=0), ".npz")
@@ -131,7 +136,7 @@ def _side_stamp(data: MnistData, models: tuple[str, ...]) -> str:
 
 @st.cache_data(show_spinner="Ranking the training labels…", max_entries=8)
 def _ranking(folder: str, fingerprint: str, models: tuple[str, ...], stamp: str, _data: MnistData) -> pd.DataFrame | None:
-    oof = load_out_of_fold(cache.store(_data), models, scope="train", folds=FOLDS)
+    oof = load_out_of_fold(workspace().store, models, scope="train", folds=FOLDS)
     return None if oof is None else rank_train_labels(oof)
 
 
@@ -142,7 +147,7 @@ def _mark_label(value: int | str | None) -> str:
 
 
 def _save(data: MnistData, index: int, choice: str) -> None:
-    store = cache.store(data)
+    store = workspace().store
     try:
         if choice == NOT_REVIEWED:
             clear_train_mark(store, index)
@@ -168,7 +173,7 @@ def training_review(data: MnistData) -> None:
     st.subheader("Suspects in the training set")
     probability_models = [n for n in MODEL_NAMES if get_spec(n).has_proba and is_available(n)]
     if "lt_models" not in st.session_state:  # the models already cross-validated for this data, else the default
-        store = cache.store(data)
+        store = workspace().store
         done = [m for m in probability_models
                 if store.side_path("oof", oof_side_key(m, scope="train", folds=FOLDS, seed=0), ".npz").is_file()]
         st.session_state["lt_models"] = done or [m for m in DEFAULT_MODELS if m in probability_models]
@@ -181,9 +186,9 @@ def training_review(data: MnistData) -> None:
     if not models:
         st.info("Pick at least one model to rank the training labels.")
         return
-    store = cache.store(data)
-    table = _ranking(cache.models_path(), data.fingerprint, models, _side_stamp(data, models), data)
-    job = cache.job_runner().get(_oof_job_key(data, models))
+    store = workspace().store
+    table = _ranking(models_path(), data.fingerprint, models, _side_stamp(data, models), data)
+    job = job_runner().get(_oof_job_key(data, models))
     if table is None:
         running = job is not None and not job.state.finished
         if job is not None and job.error:
@@ -191,7 +196,7 @@ def training_review(data: MnistData) -> None:
         st.caption("Not ranked yet with these models. The cross-validation runs in the background (progress in the "
                    "sidebar); its probabilities are kept beside the models, so this is done once per data set.")
         if st.button("Rank the training labels", key="lt_rank", icon=":material/model_training:", disabled=running):
-            cache.job_runner().submit(_oof_job_key(data, models),
+            job_runner().submit(_oof_job_key(data, models),
                                       lambda: compute_out_of_fold(store, models, scope="train", folds=FOLDS),
                                       label=f"Cross-validating {' + '.join(get_spec(m).label for m in models)}")
             st.rerun()
@@ -238,7 +243,7 @@ def training_review(data: MnistData) -> None:
 
 
 def _marks_box(data: MnistData, marks: dict) -> None:
-    store = cache.store(data)
+    store = workspace().store
     wrong = sum(1 for v in marks.values() if v is not None and v != DROP)
     dropped = sum(1 for v in marks.values() if v == DROP)
     st.markdown(f"**Your training marks:** {len(marks)} reviewed: {wrong} wrong, {dropped} ambiguous, "
@@ -264,10 +269,10 @@ def _marks_box(data: MnistData, marks: dict) -> None:
 
 
 def _retrain_box(data: MnistData) -> None:
-    store = cache.store(data)
+    store = workspace().store
     st.markdown("**Retrain on the cleaned labels**")
     names = [n for n in MODEL_NAMES if is_available(n)]
-    trained = [s.name for s in cache.load_model_status(data) if s.trained]
+    trained = [s.name for s in model_statuses(workspace()) if s.trained]
     st.session_state.setdefault("lt_retrain_model", trained[0] if trained else names[0])
     name = st.selectbox("Model", names, key="lt_retrain_model", format_func=lambda n: get_spec(n).label)
     try:
@@ -280,8 +285,8 @@ def _retrain_box(data: MnistData) -> None:
     if fixes is not None:
         st.caption(f"{get_spec(name).label} trained with {len(fixes.relabel)} labels corrected and {len(fixes.drop)} "
                    f"dropped (marks {fixes.digest}); the original (catalog options) is trained too if it is missing.")
-    key = f"train:{cache.models_path()}:{data.fingerprint}:{name}:fixes-{fixes.digest if fixes else '-'}"
-    job = cache.job_runner().get(key)
+    key = f"train:{models_path()}:{data.fingerprint}:{name}:fixes-{fixes.digest if fixes else '-'}"
+    job = job_runner().get(key)
     busy = job is not None and not job.state.finished
     if job is not None and job.error:
         st.error(f"Training the cleaned variant failed: {job.error}")
@@ -292,7 +297,7 @@ def _retrain_box(data: MnistData) -> None:
             train_model(store, name)
             return train_model(store, name, options=variant_options(fixes))
 
-        cache.job_runner().submit(key, work, label=f"Training the cleaned {get_spec(name).label}")
+        job_runner().submit(key, work, label=f"Training the cleaned {get_spec(name).label}")
         st.rerun()
     if busy:
         st.progress(job.fraction or 0.0, text=f"{job.label}: {job.message}")

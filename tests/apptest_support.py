@@ -4,6 +4,7 @@ that a run showed no exception or error, and count gallery tiles."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -31,9 +32,19 @@ def assert_clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def gallery_html(at: AppTest) -> str:
+    """The HTML of every digit gallery the run showed (dashboard.components.digit_gallery, a
+    component whose data carries its tiles' HTML), concatenated."""
+    parts = []
+    for el in at.get("bidi_component"):
+        if el.proto.component_name == "digit_gallery":
+            parts.append(json.loads(el.proto.json)["html"])
+    return "".join(parts)
+
+
 def tiles(at: AppTest) -> int:
-    """Digit tiles in all st.html blocks (each gallery item is a div.digit-tile)."""
-    return sum(el.proto.body.count('class="digit-tile"') for el in at.get("html"))
+    """Digit tiles in all galleries (each gallery item is a div.digit-tile)."""
+    return gallery_html(at).count('class="digit-tile"')
 
 
 def html_tables(at: AppTest) -> list[pd.DataFrame]:

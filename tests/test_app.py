@@ -12,7 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
-from apptest_support import ROOT, assert_clean, html_tables, run_page, tiles
+from apptest_support import ROOT, assert_clean, gallery_html, html_tables, run_page, tiles
 from streamlit.testing.v1 import AppTest
 
 from core.analysis.evaluation import (
@@ -130,10 +130,10 @@ def _wait_for_training(at: AppTest, timeout: float = 180) -> AppTest:
     """Rerun the page until no background training job is queued or running."""
     import time
 
-    from dashboard import cache
+    from dashboard.data.jobs import job_runner
 
     deadline = time.monotonic() + timeout
-    while cache.job_runner().active():
+    while job_runner().active():
         assert time.monotonic() < deadline, "training did not finish"
         time.sleep(0.5)
     return at.run()
@@ -357,7 +357,7 @@ def test_false_negative_gallery_pages_through_every_digit(env, preds):
     seen = set()
     for k in range(1, int(pager.max) + 1):
         at.number_input(key="pr_page_fn_logreg_5").set_value(k).run()
-        html = " ".join(el.proto.body for el in at.get("html"))
+        html = gallery_html(at)
         seen |= {int(i) for i in re.findall(r'data-index="(\d+)"', html)}
     _, fn = threshold_errors(analysis, 0.9999)
     assert set(map(int, fn)) <= seen
@@ -408,7 +408,7 @@ def test_the_chart_code_to_prefetch_is_found_in_the_installed_streamlit():
 
     import streamlit as st
 
-    from dashboard.components import chunk_files
+    from dashboard.patches import chunk_files
 
     files = chunk_files()
     assert [f.split(".")[0] for f in files] == ["PlotlyChart", "DataFrame"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from apptest_support import assert_clean, run_page, tiles
+from apptest_support import assert_clean, gallery_html, run_page, tiles
 from conftest import make_store
 from streamlit.testing.v1 import AppTest
 
@@ -68,7 +68,7 @@ def test_compare_page_from_a_link(env, preds):
     assert at.subheader[-1].value == f"only A (KNN) right: {len(expected)} digits"
     assert tiles(at) == min(len(expected), 40)
     i = int(expected[0])
-    assert f"A {preds['knn'].y_pred[i]} · B {preds['sgd'].y_pred[i]} · label {preds['knn'].y_true[i]}" in " ".join(el.proto.body for el in at.get("html"))
+    assert f"A {preds['knn'].y_pred[i]} · B {preds['sgd'].y_pred[i]} · label {preds['knn'].y_true[i]}" in gallery_html(at)
 
     # a difference-matrix cell replaces it
     diff_cell = next(difference_cell(preds["knn"], preds["sgd"], t, p) for t in range(10) for p in range(10)
@@ -142,6 +142,6 @@ def test_training_set_suspects_behind_a_button(env, sample_data):
     at = open_page(LABELS)
     at.button(key="le_train_button").click().run()
     assert_clean(at)
-    body = at.get("html")[-1].proto.body
+    body = gallery_html(at)
     assert body.count('class="digit-tile"') == 40
     assert "training digit #" in body

@@ -76,3 +76,18 @@ def test_bad_source_and_idx_without_folder(monkeypatch):
         load_mnist("mnist")
     with pytest.raises(DataSourceError, match="MNIST_DIR"):
         load_mnist("idx")
+
+
+def test_auto_remembers_that_openml_was_unreachable(tmp_path, monkeypatch):
+    """Offline, ``auto`` waited for the OpenML probe's timeout on every start. The answer is
+    remembered: the next load starts on the sample at once and probes again in the background."""
+    from core.data.sources import _probe_path
+
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    monkeypatch.setattr("core.data.sources._OPENML_HOST", ("127.0.0.1", 9))
+    first = load_mnist(data_home=tmp_path, timeout=1)
+    assert first.source == "sample" and "neither cached nor reachable" in first.reason
+    assert _probe_path(tmp_path).is_file()  # the probe's answer is kept
+    again = load_mnist(data_home=tmp_path, timeout=1)
+    assert again.source == "sample"
+    assert "unreachable when last checked" in again.reason and "checking again in the background" in again.reason

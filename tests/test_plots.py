@@ -212,3 +212,31 @@ def test_zoom_shows_the_corner(preds):
     assert fig.layout.yaxis.range[0] <= point[1]
     roc = plot_roc_curve(analysis.roc, (m["fpr"], m["recall"]), auc=analysis.auc, zoom=True)
     assert roc.layout.xaxis.range[1] <= 0.1 and roc.layout.yaxis.range[0] > 0.5
+
+
+def test_each_model_has_one_colour_on_every_chart():
+    """A model's colour comes from the catalog, not from its place in a chart: the reliability,
+    abstention, accuracy and latency charts agree whatever models they show, in any order."""
+    import pandas as pd
+
+    from core.models.catalog import MODELS
+    from core.plots.explain import plot_abstention, plot_reliability
+    from core.plots.metrics import model_colour, plot_accuracy_bars, plot_accuracy_latency
+
+    labels = [spec.label for spec in MODELS.values()]
+    assert len({model_colour(label) for label in labels}) == len(labels)
+    table = pd.DataFrame({"confidence": [0.5, 0.9], "accuracy": [0.5, 0.9], "count": [1, 2]})
+    curve = pd.DataFrame({"coverage": [1.0, 0.5], "accuracy": [0.9, 0.99], "abstained": [0, 5]})
+    some = labels[::-1][:4]  # another subset, another order
+    rel = plot_reliability({f"{label} (isotonic)": table for label in some})
+    abst = plot_abstention({label: curve for label in labels})
+    summary = pd.DataFrame({"label": some, "accuracy": [0.9, 0.95, 0.97, 0.92], "size_mb": 1.0, "latency_ms": 1.0})
+    lat = plot_accuracy_latency(summary)
+    bars = plot_accuracy_bars(summary)
+    colours = {}
+    for trace in [*rel.data[1:], *abst.data, *lat.data]:
+        label = trace.name.removesuffix(" (isotonic)")
+        colours.setdefault(label, set()).add(trace.line.color if trace.mode != "markers" else trace.marker.color)
+    assert all(c == {model_colour(label)} for label, c in colours.items()), colours
+    by_bar = dict(zip(bars.data[0].customdata, bars.data[0].marker.color))
+    assert all(by_bar[label] == model_colour(label) for label in some)

@@ -50,7 +50,12 @@ def test_tune_page_search_train_best_and_cv(env, sample_data):
     assert len(table) == 4 and "CV accuracy %" in table.columns
     assert list((env / "search").glob("knn-*.json"))
 
-    clean(at.button(key="tune_train_best").click().run())
+    clean(at.button(key="tune_train_best").click().run())  # a background job, like Home's button
+    from dashboard.data.jobs import job_runner
+
+    for job in job_runner().jobs():
+        assert job.wait(180)
+    clean(at.run())
     record = make_store(env, sample_data).latest("knn")
     assert record is not None and record.options["params"]["pca"] == 20
     assert "Every page now shows this variant" in at.info[0].value

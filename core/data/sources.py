@@ -7,9 +7,12 @@ int64 labels, the source used, why it was chosen, and a fingerprint of the array
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import socket
+import threading
+import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +22,7 @@ import numpy as np
 
 from core.data.idx import IDX_FILES, IdxFormatError, find_idx_file, read_idx_pair
 from core.errors import ConfigError, DashboardError
-from core.fileio import atomic_save_npz
+from core.fileio import atomic_save_npz, atomic_write_bytes
 
 __all__ = [
     "SOURCES",
@@ -154,6 +157,42 @@ def _openml_reachable(timeout: float) -> bool:
         return False
 
 
+#: How long a failed OpenML probe is remembered: within it, ``auto`` starts on the sample at once
+#: and probes again in the background (the next load uses the new answer).
+PROBE_MEMORY_S = 24 * 3600.0
+
+
+def _probe_path(data_home: Path) -> Path:
+    return data_home / "mnist_dashboard" / "openml-probe.json"
+
+
+def _remember_probe(data_home: Path, reachable: bool) -> None:
+    try:
+        path = _probe_path(data_home)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, json.dumps({"reachable": bool(reachable), "checked_at": time.time()}).encode())
+    except OSError:  # a read-only data home: the probe is simply not remembered
+        pass
+
+
+def _remembered_unreachable(data_home: Path) -> float | None:
+    """When OpenML was last found unreachable (a Unix time within :data:`PROBE_MEMORY_S`), else None."""
+    try:
+        probe = json.loads(_probe_path(data_home).read_text())
+        checked = float(probe["checked_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if probe.get("reachable") is False and 0 <= time.time() - checked < PROBE_MEMORY_S:
+        return checked
+    return None
+
+
+def _probe_and_remember(data_home: Path, timeout: float) -> bool:
+    reachable = _openml_reachable(timeout)
+    _remember_probe(data_home, reachable)
+    return reachable
+
+
 def openml_cached(*, data_home: str | os.PathLike | None = None) -> bool:
     """Whether a converted OpenML copy is already on disk (no network needed)."""
     home = Path(data_home) if data_home else default_data_home()
@@ -278,7 +317,16 @@ def load_mnist(
         return _with_reason(load_idx(mnist_dir), f"an IDX folder is set: {str(mnist_dir)!r} (MNIST_DIR or --mnist-dir)")
     if openml_cached(data_home=data_home):
         return _with_reason(load_openml(data_home=data_home, timeout=timeout), "OpenML copy is cached on disk")
-    if _openml_reachable(timeout):
+    home = Path(data_home) if data_home else default_data_home()
+    checked = _remembered_unreachable(home)
+    if checked is not None:
+        # Offline last time: start on the sample now instead of waiting for the probe's
+        # timeout, and probe again in the background for the next load.
+        threading.Thread(target=_probe_and_remember, args=(home, timeout), name="openml-probe", daemon=True).start()
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(checked))
+        return _with_reason(load_sample(), f"no IDX folder is set (MNIST_DIR) and OpenML was unreachable when last "
+                                           f"checked ({when}; checking again in the background); using the 5,000-digit offline sample")
+    if _probe_and_remember(home, timeout):
         try:
             return _with_reason(load_openml(data_home=data_home, timeout=timeout), "OpenML is reachable")
         except DataSourceError as exc:

@@ -9,6 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.plots.metrics import model_colour
+
 __all__ = ["plot_abstention", "plot_pixel_map", "plot_reliability", "plot_weight_images"]
 
 _FONT = {"size": 13}
@@ -65,6 +67,7 @@ def plot_reliability(tables: dict[str, pd.DataFrame]) -> go.Figure:
     for label, table in tables.items():
         fig.add_trace(go.Scatter(
             x=table["confidence"], y=table["accuracy"], mode="lines+markers", name=label,
+            line={"color": model_colour(label)}, marker={"color": model_colour(label)},
             customdata=table["count"], hovertemplate="confidence %{x:.3f}: accuracy %{y:.3f} (%{customdata} digits)<extra>" + label + "</extra>",
         ))
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 20, "b": 10}, font=_FONT, legend={"x": 0.02, "y": 0.98})
@@ -80,6 +83,7 @@ def plot_abstention(curves: dict[str, pd.DataFrame], *, marker: float | None = N
     for label, curve in curves.items():
         fig.add_trace(go.Scatter(
             x=100 * curve["coverage"], y=100 * curve["accuracy"], mode="lines", name=label,
+            line={"color": model_colour(label)},
             customdata=curve["abstained"],
             hovertemplate="keeps %{x:.0f}%: accuracy %{y:.2f}% (hands over %{customdata})<extra>" + label + "</extra>",
         ))

@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.models.catalog import ScoreKind
+from core.models.catalog import MODELS, ScoreKind
 
 __all__ = [
     "CONFUSION_CONFIG",
@@ -58,6 +58,20 @@ BLUE = "#1f77b4"
 ORANGE = "#ff7f0e"
 _FONT = dict(size=13)
 _MAX_CURVE_POINTS = 2000
+_MODEL_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def model_colour(model: str) -> str:
+    """The one colour of a catalog model on every chart, given by name, label, or a label with a
+    note after it (``"MLP (isotonic)"``): its place in the catalog picks it, so it does not depend
+    on which models a chart shows or their order. Unknown names get grey."""
+    best, colour = -1, "#7f7f7f"
+    for k, (name, spec) in enumerate(MODELS.items()):
+        if model in (name, spec.label):
+            return _MODEL_PALETTE[k % len(_MODEL_PALETTE)]
+        if model.startswith(spec.label + " (") and len(spec.label) > best:
+            best, colour = len(spec.label), _MODEL_PALETTE[k % len(_MODEL_PALETTE)]
+    return colour
 
 
 def _base_layout(fig: go.Figure, *, height: int, title: str | None = None, **extra) -> go.Figure:
@@ -205,7 +219,7 @@ def plot_accuracy_bars(summary: pd.DataFrame, *, n_test: int | None = None) -> g
     # whisker or sit left of a truncated axis
     names = [f"{label}  <b>{100 * a:.2f}%</b>" for label, a in zip(frame["label"], acc)]
     fig = go.Figure(go.Bar(
-        x=100 * acc, y=names, orientation="h", marker_color=BLUE,
+        x=100 * acc, y=names, orientation="h", marker_color=[model_colour(str(label)) for label in frame["label"]],
         customdata=frame["label"],
         error_x=dict(type="data", array=100 * 1.96 * se, color="#555", thickness=1.2) if se is not None else None,
         hovertemplate="%{customdata}: %{x:.2f}%<extra></extra>",
@@ -245,14 +259,13 @@ def plot_accuracy_latency(summary: pd.DataFrame, *, latency_column: str = "laten
     y = 100 * summary["accuracy"].to_numpy(dtype=float)
     max_px = 60.0
     sizeref = 2.0 * max(size.max(), 1e-6) / max_px**2
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
     fig = go.Figure()
     # one trace per model: a legend names them, so labels never overlap on the plot
     for k, label in enumerate(summary["label"]):
         fig.add_scatter(
             x=[x[k]], y=[y[k]], mode="markers", name=str(label),
             marker=dict(size=[max(size[k], 1e-6)], sizemode="area", sizeref=sizeref, sizemin=6,
-                        color=palette[k % len(palette)], opacity=0.75, line=dict(color="#123", width=1)),
+                        color=model_colour(str(label)), opacity=0.75, line=dict(color="#123", width=1)),
             customdata=[[size[k]]],
             hovertemplate=(f"{label}<br>%{{y:.2f}}% accuracy<br>%{{x:.2f}} ms per digit"
                            "<br>%{customdata[0]:.1f} MB<extra></extra>"),

@@ -87,6 +87,7 @@ class JobRunner:
             return job
 
     def get(self, key: str) -> Job | None:
+        """The job known under ``key`` (queued, running or recently finished), or None."""
         with self._lock:
             return self._jobs.get(key)
 

@@ -9,13 +9,12 @@ import streamlit as st
 
 from core.errors import DashboardError
 from core.store.imports import delete_import, import_file, imports_table, suggest_name
-from dashboard import cache
-from dashboard.components import require_data, setup_page
+from dashboard.components import require_workspace, setup_page
 
 setup_page("Your model", "📥")
 st.title("Your model")
-data = require_data()
-store = cache.store(data)
+ws, _fixes = require_workspace()
+data, store = ws.data, ws.store
 
 st.markdown(
     "Bring a model trained elsewhere and see it on every page. **An ONNX file** (PyTorch, Keras via tf2onnx, "

@@ -14,10 +14,10 @@ import streamlit as st
 from core.analysis.robustness import default_digits
 from core.analysis.slices import slice_mask
 from core.data.corruptions import CORRUPTIONS, SEVERITIES
-from core.models.catalog import MODELS
 from core.plots.robustness import TABLE_CONFIG, plot_robustness_table, plot_severity_curves, table_cell
-from dashboard import cache_robustness as rc
-from dashboard.components import digit_gallery, paged, require_data, require_models, setup_page, url_value, write_url
+from dashboard import state
+from dashboard.components import digit_gallery, paged, require_models, require_workspace, setup_page
+from dashboard.data import robustness as rc
 
 TITLE = "Robustness"
 PAIRS_PER_PAGE = 20
@@ -26,8 +26,9 @@ setup_page(TITLE, "🛡️")
 st.title(TITLE)
 st.caption("How each model's accuracy holds up when the test digits are shifted, rotated, blurred, noisy or "
            "partly hidden (13 corruptions after MNIST-C, 5 severities), and which kinds of digits it fails on.")
-data = require_data()
-require_models(data)
+ws, _fixes = require_workspace()
+data = ws.data
+require_models(ws)
 rows, notes = rc.models(data)
 for note in notes:
     st.info(note, icon=":material/info:")
@@ -39,31 +40,23 @@ if not rows:
 default_n = default_digits(data.n_test)
 choices = {str(default_n): f"stratified {default_n:,}", "all": f"all {data.n_test:,}"} if default_n < data.n_test else \
     {"all": f"all {data.n_test:,}"}
-st.session_state.setdefault("rb_digits", next(iter(choices)))
-st.session_state.setdefault("rb_sev", 3)
-st.session_state.setdefault("rb_cell", None)
 st.session_state.setdefault("rb_nonce", 0)
-if (value := url_value("digits")) is not None:
-    if value in choices:
-        st.session_state.rb_digits = value
-    else:
-        st.warning(f"Digits {value!r} in the URL is not one of {', '.join(choices)}.")
-if (value := url_value("sev")) is not None:
-    if value in {str(s) for s in SEVERITIES}:
-        st.session_state.rb_sev = int(value)
-    else:
-        st.warning(f"Severity {value!r} in the URL is not one of 1-5.")
-if (value := url_value("cell")) is not None:
-    model_id, _, corruption = value.partition(":")
-    if corruption in CORRUPTIONS and model_id in {m.id for m in rows}:
-        st.session_state.rb_cell = (model_id, corruption)
-    else:
-        st.warning(f"Cell {value!r} in the URL is not model:corruption of a trained model, e.g. knn:rotate.")
 
+
+def parse_cell(text: str) -> tuple[str, str]:
+    model_id, _, corruption = text.partition(":")
+    if corruption in CORRUPTIONS and model_id in {m.id for m in rows}:
+        return model_id, corruption
+    raise state.UrlValueError(f"Cell {text!r} in the URL is not model:corruption of a trained model, e.g. knn:rotate.")
+
+
+state.url_param("cell", key="rb_cell", initial=None, parse=parse_cell)
 left, right = st.columns([1, 2])
-digits_key = left.radio("Test digits", list(choices), format_func=choices.get, horizontal=True, key="rb_digits")
-severity = right.radio("Severity shown in the table", list(SEVERITIES), horizontal=True, key="rb_sev",
-                       help="Severity 1 is mild, 5 is strong; the curves below show all of them.")
+digits_key = state.url_widget(left.radio, "Test digits", key="rb_digits", param="digits", initial=next(iter(choices)),
+                              options=list(choices), format_func=choices.get, horizontal=True)
+severity = state.url_widget(right.radio, "Severity shown in the table", key="rb_sev", param="sev", initial=3, parse=int,
+                            options=list(SEVERITIES), horizontal=True,
+                            help="Severity 1 is mild, 5 is strong; the curves below show all of them.")
 digits = None if digits_key == "all" else int(digits_key)
 
 # ------------------------------------------------------------- result or job
@@ -131,8 +124,7 @@ if click is not None:
 selected = st.session_state.rb_cell
 if selected is not None and (selected[0] not in table.index or selected[1] not in table.columns):
     selected = st.session_state.rb_cell = None
-write_url(digits=digits_key, sev=severity, cell=None if selected is None else f"{selected[0]}:{selected[1]}",
-          **({"model": catalog[selected[0]]} if selected is not None and catalog[selected[0]] in MODELS else {}))
+state.write_param("cell", selected, to_url=lambda c: f"{c[0]}:{c[1]}")
 
 st.subheader(f"Accuracy at severity {severity} ({len(result.indices):,} test digits)")
 st.plotly_chart(
@@ -174,14 +166,9 @@ else:
 # ------------------------------------------------------------------ curves
 st.subheader("Accuracy against severity")
 curve_choices = ["all", *result.corruptions]
-st.session_state.setdefault("rb_curve", selected[1] if selected else result.corruptions[0])
-if (value := url_value("curve")) is not None and value in curve_choices:
-    st.session_state.rb_curve = value
-if st.session_state.rb_curve not in curve_choices:
-    st.session_state.rb_curve = result.corruptions[0]
-curve = st.selectbox("Corruption", curve_choices, key="rb_curve",
-                     format_func=lambda c: "all corruptions (small multiples)" if c == "all" else labels[c])
-write_url(curve=curve)
+curve = state.url_widget(st.selectbox, "Corruption", key="rb_curve", param="curve",
+                        initial=selected[1] if selected else result.corruptions[0], options=curve_choices,
+                        format_func=lambda c: "all corruptions (small multiples)" if c == "all" else labels[c])
 long = result.long_table()
 st.plotly_chart(plot_severity_curves(long if curve == "all" else long[long["corruption"] == curve],
                                      catalog_names=catalog, corruption_labels=labels, columns=5 if curve == "all" else 1),
@@ -192,13 +179,8 @@ st.caption("Severity 0 is the clean digits. One colour per model as on the other
 # ------------------------------------------------------------------ slices
 st.subheader("Slices: the kinds of digits each model fails on")
 ids = [m.id for m in rows]
-st.session_state.setdefault("rb_slices", selected[0] if selected else ids[0])
-if (value := url_value("slices")) is not None and value in ids:
-    st.session_state.rb_slices = value
-if st.session_state.rb_slices not in ids:
-    st.session_state.rb_slices = ids[0]
-slice_id = st.selectbox("Model", ids, key="rb_slices")
-write_url(slices=slice_id)
+slice_id = state.url_widget(st.selectbox, "Model", key="rb_slices", param="slices",
+                           initial=selected[0] if selected else ids[0], options=ids)
 row = next(m for m in rows if m.id == slice_id)
 found, y_pred = rc.slices(data, row.id, row.fingerprint, row)
 accuracy = float(np.mean(y_pred == data.y_test))

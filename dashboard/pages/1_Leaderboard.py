@@ -14,21 +14,24 @@ from core.plots.metrics import (
     plot_f1_heatmap,
     plot_training_curve,
 )
-from dashboard import cache
-from dashboard.components import require_data, require_loaded_models, setup_page
+from dashboard import state
+from dashboard.components import require_loaded_models, require_workspace, setup_page, statuses_or_stop
+from dashboard.data.metrics import load_classification_table, load_summary, load_training_curve
 
 TITLE = "Leaderboard"
 
 setup_page(TITLE, "📊")
 st.title(TITLE)
-data = require_data()
-models = require_loaded_models(data)
+ws, fixes = require_workspace()
+data = ws.data
+models = require_loaded_models(ws)
 
 labels = {name: m.record.label for name, m in models.items()}
-chosen = st.multiselect(
-    "Models to compare", list(models), default=list(models), format_func=labels.get, key="compare_models",
+chosen = state.url_widget(
+    st.multiselect, "Models to compare", options=list(models), key="compare_models", param="models", initial=list(models),
+    parse=state.list_parser(), to_url=lambda v: None if list(v) == list(models) else state.join_list(v), format_func=labels.get,
 )
-untrained = [s for s in cache.load_model_status(data) if not s.trained]
+untrained = [s for s in statuses_or_stop(ws) if not s.trained]
 if untrained:
     st.caption("Not trained yet (train them on the Home page): " + ", ".join(s.label for s in untrained) + ".")
 if not chosen:
@@ -39,8 +42,8 @@ if not chosen:
 st.subheader("Scores on the test set")
 # cross-validation accuracy (Tune page's "Cross-validate", or python -m core cv) when cached
 rows = [
-    {**cache.load_summary(models[n], data),
-     **cv_columns(cache.store(data), n, options=models[n].record.train_options())}
+    {**load_summary(ws, models[n], fixes),
+     **cv_columns(ws.store, n, options=models[n].record.train_options())}
     for n in chosen
 ]
 table = leaderboard_frame(rows, n_test=data.n_test)
@@ -98,7 +101,7 @@ with right:
 
 st.subheader("F1 score per digit")
 f1 = pd.DataFrame(
-    {labels[n]: cache.load_classification_table(models[n], data)["f1"].iloc[:10] for n in chosen}
+    {labels[n]: load_classification_table(ws, models[n], fixes)["f1"].iloc[:10] for n in chosen}
 ).T
 f1.columns = [str(c) for c in f1.columns]
 st.plotly_chart(plot_f1_heatmap(f1), key="f1_heatmap")
@@ -106,7 +109,7 @@ st.caption("Rows are models, columns digits. Low cells show which digits a model
 
 st.subheader("MLP training curve")
 if "mlp" in chosen:
-    curve = cache.load_training_curve(models["mlp"])
+    curve = load_training_curve(models["mlp"])
     if curve is None or curve.empty:
         st.info("This MLP has no recorded training curve.")
     else:

@@ -15,17 +15,17 @@ from core.analysis.evaluation import threshold_errors, threshold_for, threshold_
 from core.analysis.thresholds import threshold_label, threshold_steps
 from core.models.catalog import ScoreKind
 from core.plots.metrics import plot_pr_curve, plot_roc_curve, plot_threshold_curves
-from dashboard import cache
+from dashboard import state
 from dashboard.components import (
+    NUMBER_WIDTH,
     digit_gallery,
-    model_picker,
     paged,
-    require_data,
+    pick_model,
+    require_workspace,
     score_label,
     setup_page,
-    url_value,
-    write_url,
 )
+from dashboard.data.metrics import load_binary_analysis
 
 TITLE = "Precision recall"
 DEFAULT_DIGIT = 5
@@ -33,34 +33,29 @@ DEFAULT_DIGIT = 5
 setup_page(TITLE, "🎯")
 st.title(TITLE)
 st.caption("One digit against the rest: the detector answers “is this a …?” at a threshold you move.")
-data = require_data()
-name, model = model_picker(data)
+ws, fixes = require_workspace()
+data = ws.data
+name, model = pick_model(ws)
+
+
+def parse_digit(text: str) -> int:
+    if not (text.isdigit() and 0 <= int(text) <= 9):
+        raise state.UrlValueError(f"Digit {text!r} in the URL is not a digit 0-9; showing the last one instead.")
+    return int(text)
+
 
 # ---------------------------------------------------------------- positive digit
-st.session_state.setdefault("_pr_digit", DEFAULT_DIGIT)
-requested_digit = url_value("digit")
-if requested_digit is not None:
-    if requested_digit.isdigit() and 0 <= int(requested_digit) <= 9:
-        st.session_state["_pr_digit"] = int(requested_digit)
-    else:
-        st.warning(f"Digit {requested_digit!r} in the URL is not a digit 0-9; showing {st.session_state['_pr_digit']}.")
-st.session_state["pr_digit"] = st.session_state["_pr_digit"]
-
-
-def remember_digit() -> None:
-    st.session_state["_pr_digit"] = st.session_state["pr_digit"]
-
-
 top_left, top_right = st.columns([1, 2], gap="large")
 with top_left:
-    digit = st.selectbox("Positive digit", list(range(10)), key="pr_digit", on_change=remember_digit,
-                         help="The detector answers 'is this digit a …?'; 5 is the classic example.")
+    digit = state.url_widget(st.selectbox, "Positive digit", options=list(range(10)), key="pr_digit", param="digit",
+                             initial=DEFAULT_DIGIT, parse=parse_digit,
+                             help="The detector answers 'is this digit a …?'; 5 is the classic example.")
 n_positive = int(np.sum(data.y_test == digit))
 if n_positive in (0, data.n_test):
     st.warning(f"The test set has {'no' if n_positive == 0 else 'only'} {digit}s, so there is no detector to "
                "evaluate; pick another digit.")
     st.stop()
-analysis = cache.load_binary_analysis(model, data, digit)
+analysis = load_binary_analysis(ws, model, digit, fixes)
 kind = ScoreKind(analysis.score_kind)
 scores = analysis.scores
 
@@ -71,15 +66,19 @@ else:
     default = float(analysis.pr["threshold"].iloc[int(analysis.pr["f1"].to_numpy().argmax())])
 thresholds: dict[str, float] = st.session_state.setdefault("pr_thresholds", {})
 state_key = f"{name}/{digit}"
-requested_threshold = url_value("threshold")
-if requested_threshold is not None:
-    try:
-        value = float(requested_threshold)
-        if not np.isfinite(value):
-            raise ValueError
-        thresholds[state_key] = value
-    except ValueError:
-        st.warning(f"Threshold {requested_threshold!r} in the URL is not a number; using {thresholds.get(state_key, default):g}.")
+
+
+def parse_threshold(text: str) -> float:
+    value = float(text)
+    if not np.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+requested = state.url_param("threshold", key="_pr_url_threshold", initial=None, parse=parse_threshold, label="Threshold")
+if requested is not None:
+    thresholds[state_key] = float(requested)
+    st.session_state["_pr_url_threshold"] = None
 current = float(thresholds.get(state_key, default))
 slider_key = "pr_threshold"
 st.session_state[slider_key] = current
@@ -104,7 +103,7 @@ def move_to_target() -> None:
 
 with top_right:
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-    c1.number_input("Target precision %", min_value=1.0, max_value=100.0, value=95.0, step=0.5, key="pr_target")
+    c1.number_input("Target precision %", min_value=1.0, max_value=100.0, value=95.0, step=0.5, key="pr_target", width=NUMBER_WIDTH)
     c2.button("Move threshold to target", on_click=move_to_target, key="pr_target_button", width="stretch")
     if message_key in st.session_state:
         level, text = st.session_state.pop(message_key)
@@ -121,7 +120,7 @@ threshold = st.select_slider(
     help="Digits whose score is at or above the threshold count as positive. Arrow keys move it one notch.",
 )
 thresholds[state_key] = float(threshold)
-write_url(digit=digit, threshold=repr(float(threshold)))
+state.write_param("threshold", repr(float(threshold)))
 st.caption(
     f"Exact threshold: `{threshold!r}`. "
     + ("The slider starts at 0.5; its notches are evenly spaced in log-odds, so the steps near 0 and 1 are fine."
@@ -155,7 +154,8 @@ with c3:
     st.plotly_chart(plot_roc_curve(analysis.roc, (m["fpr"], m["recall"]), auc=analysis.auc, zoom=zoom), key="roc_chart")
 
 # -------------------------------------------------------------------- galleries
-fp, fn = threshold_errors(analysis, threshold)  # most confident false alarms / most clearly missed first
+fp, fn = threshold_errors(analysis, threshold)
+labels = dict(fixes)  # corrected labels, when the switch is on  # most confident false alarms / most clearly missed first
 
 
 def error_gallery(title: str, indices: np.ndarray, caption: str, key: str) -> None:
@@ -168,7 +168,7 @@ def error_gallery(title: str, indices: np.ndarray, caption: str, key: str) -> No
     shown, note = paged(indices, key=f"pr_page_{key}_{name}_{digit}")
     st.caption(f"{caption}; {note}.")
     digit_gallery(data.X_test[shown], shown,
-                  [f"true {int(data.y_test[i])} · {score_label(scores[i], kind)}" for i in shown])
+                  [f"true {labels.get(int(i), int(data.y_test[i]))} · {score_label(scores[i], kind)}" for i in shown], key=f"pr_tiles_{key}")
 
 
 g1, g2 = st.columns(2, gap="large")

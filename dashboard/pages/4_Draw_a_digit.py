@@ -8,10 +8,8 @@ The headline is core.analysis.trust.verdict: "Prediction: D" only when the model
 accurate one is confident, "Not sure: 4 or 9?" otherwise, and "This does not look like a
 digit" when the ink is far from MNIST's (a bar, a dot) or no model is confident.
 
-The canvas's own toolbar (upload, undo, redo, delete) floats, invisible until hovered, over
-the canvas's top band and swallowed strokes begun there; CANVAS_FIX moves it below the canvas
-(a style injected into the component's open shadow root, re-applied whenever a new canvas
-mounts), where it covers neither the drawing area nor the instruction above it.
+The canvas's own toolbar floats over the canvas's top band and swallowed strokes begun there;
+dashboard.patches.CANVAS_FIX moves it below the canvas.
 """
 
 import streamlit as st
@@ -26,15 +24,10 @@ from core.data.drawing import (
 )
 from core.models.predict import predict_digit
 from core.plots.explain import plot_pixel_map
-from dashboard import cache
-from dashboard.cache_explain import (
-    file_only_note,
-    load_explanation,
-    load_ink_reference,
-    load_thresholds,
-    ranked_models,
-)
-from dashboard.components import digit_gallery, enlarge, require_data, setup_page
+from dashboard import patches
+from dashboard.components import digit_gallery, enlarge, file_only_note, predictive_models, require_loaded_models, require_workspace, setup_page
+from dashboard.data.analysis import load_explanation, load_ink_reference, load_thresholds, rank_by_accuracy
+from dashboard.data.metrics import load_accuracy
 from dashboard.html_views import answer_cards_html
 
 CANVAS_PX = 280
@@ -45,57 +38,18 @@ UPLOAD_HINT = "PNG, JPEG, GIF, BMP, WebP or TIFF"
 
 setup_page("Draw a digit", "✏️")
 st.title("Draw a digit")
-data = require_data()
+ws, fixes = require_workspace()
+data = ws.data
 # most accurate first: the first row of predict_digit is the best model's answer
-ranked = [m for m, _ in ranked_models(data, predictive=True)]
-if file_only_note(data):
-    st.caption(file_only_note(data))
+_all_models = require_loaded_models(ws)
+ranked = [m for m, _ in rank_by_accuracy(ws, predictive_models(_all_models), fixes)]
+if file_only_note(_all_models):
+    st.caption(file_only_note(_all_models))
 # What the verdict compares a drawing with, ready before the first stroke (cached per data and models).
-thresholds = load_thresholds(tuple(ranked), data)
-ink_reference = load_ink_reference(data)
+thresholds = load_thresholds(ws, tuple(ranked))
+ink_reference = load_ink_reference(ws)
 
-CANVAS_FIX = """
-<script>
-(() => {
-  if (window.__drawCanvasFix) return;
-  window.__drawCanvasFix = true;
-  const css = `
-    .dc-root { margin-bottom: 3.1rem; }
-    .dc-toolbar, .dc-root:hover > .dc-toolbar, .dc-toolbar[data-pinned=true] {
-      top: auto !important; bottom: -3.1rem !important; left: 0 !important; right: auto !important;
-      opacity: 1 !important; padding: 0 !important; }`;
-  // A component's shadow root fills in after its host is attached, and the page's observer
-  // does not see inside it: style every shadow root (the rules only match the canvas's
-  // .dc-* classes) and watch each one so the style comes back if the root is re-rendered.
-  const ensure = (root) => {
-    if (!root.getElementById("draw-canvas-fix")) {
-      const style = document.createElement("style");
-      style.id = "draw-canvas-fix";
-      style.textContent = css;
-      root.appendChild(style);
-    }
-  };
-  const watched = new WeakSet();
-  const patch = () => {
-    for (const el of document.querySelectorAll("*")) {
-      const root = el.shadowRoot;
-      if (!root) continue;
-      ensure(root);
-      if (!watched.has(root)) {
-        watched.add(root);
-        new MutationObserver(() => ensure(root)).observe(root, {childList: true});
-      }
-    }
-  };
-  let queued = false;
-  new MutationObserver(() => {
-    if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; patch(); }); }
-  }).observe(document.body, {childList: true, subtree: true});
-  patch();
-})();
-</script>
-"""
-st.html(CANVAS_FIX, unsafe_allow_javascript=True)
+patches.install_canvas_fix()
 
 st.session_state.setdefault("draw_nonce", 0)
 st.session_state.setdefault("draw_input", "canvas")
@@ -169,7 +123,7 @@ best = answers.iloc[0]
 decision = verdict(answers, thresholds=thresholds, pixels=digit.pixels, ink_reference=ink_reference)
 st.header(decision.headline)
 st.caption(
-    f"{best['label']}, the most accurate trained model ({100 * cache.load_accuracy(ranked[0], data):.1f}% on the "
+    f"{best['label']}, the most accurate trained model ({100 * load_accuracy(ws, ranked[0], fixes):.1f}% on the "
     f"test set), says {decision.digit}; {decision.agree} of {decision.n_models} models agree. "
     + "; ".join(r[:1].upper() + r[1:] for r in decision.reasons) + "."
 )
@@ -182,7 +136,7 @@ st.html(answer_cards_html(answers))
 # training digits (seconds), which must not slow down every stroke (UI benchmark, "draw").
 if st.toggle(f"Why does {best['label']} say {best['prediction']}? (occlusion map, nearest training digits)",
              key="draw_explain"):
-    explanation = load_explanation(ranked[0], data, digit.pixels.tobytes(), None)
+    explanation = load_explanation(ws, ranked[0], digit.pixels.tobytes(), None)
     occ = explanation.occlusion
     map_col, near_col = st.columns([2, 3], gap="large")
     map_col.plotly_chart(plot_pixel_map(digit.pixels, occ.toward_predicted, title=f"toward {occ.predicted}", unit=occ.unit),
@@ -192,4 +146,4 @@ if st.toggle(f"Why does {best['label']} say {best['prediction']}? (occlusion map
         nb = explanation.neighbours
         st.markdown("**Nearest training digits** in the model's feature space")
         digit_gallery(data.X_train[nb.indices], nb.indices,
-                      [f"label {int(lab)} · dist {d:.2f}" for lab, d in zip(nb.labels, nb.distances)], columns=4, link=False)
+                      [f"label {int(lab)} · dist {d:.2f}" for lab, d in zip(nb.labels, nb.distances)], columns=4, link=False, key="draw_neighbours")

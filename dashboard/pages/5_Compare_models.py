@@ -1,12 +1,12 @@
 """Compare models: is B really better than A, and on which digits do they differ?
 
-Session state:
-* ``cmp_a`` / ``cmp_b``: the two picked models (mirrored in the URL as ``?a=knn&b=svc_ovo``).
+The view lives in the URL (dashboard.state): ``?a=knn&b=svc_ovo`` the two models (the one model
+picker: A defaults to the most accurate, B to the next), ``open=only_a_right`` a quadrant or
+``open=cell-4-9`` a cell of the difference matrix. Session state:
 * ``cmp_open``: what the gallery shows: ``("quadrant", key)`` (a key of core.analysis.compare.QUADRANTS),
-  ``("cell", (true, predicted))`` (a cell of the difference matrix) or None.
-* ``cmp_chart_<n>``: the difference matrix's selection event (n = ``cmp_nonce``, raised after
-  every click, as on the Confusion matrix page). A test can inject a click as
-  ``{"selection": {"points": [{"point_index": row * 10 + col}]}}``.
+  ``("cell", (true, predicted))`` or None.
+* ``cmp_chart_<n>``: the difference matrix's selection event (dashboard.state.chart_key, n =
+  ``cmp_nonce``). A test can inject a click as ``{"selection": {"points": [{"point_index": row * 10 + col}]}}``.
 """
 
 import numpy as np
@@ -20,24 +20,26 @@ from core.analysis.compare import (
     format_p,
     quadrant_indices,
 )
-from core.models.catalog import MODEL_NAMES
 from core.plots.compare import plot_difference_matrix
 from core.plots.metrics import CONFUSION_CONFIG
-from dashboard import cache, cache_labels
+from dashboard import patches, state
 from dashboard.components import (
     GALLERY_PAGE_SIZE,
     digit_gallery,
+    load_or_stop,
     paged,
-    require_data,
     require_models,
+    require_workspace,
     setup_page,
 )
-from dashboard.label_loop import canonical_id, model_choice_label, show_label_cleaning, variant_statuses
+from dashboard.data.metrics import load_predictions
+from dashboard.label_loop import model_choice_label, show_label_cleaning, variant_statuses
 
 setup_page("Compare models", "⚖️")
 st.title("Compare models")
-data = require_data()
-statuses = require_models(data)
+ws, fixes = require_workspace()
+data = ws.data
+statuses = require_models(ws)
 by_name = {s.name: s for s in statuses}
 # label-cleaned variants (and other trained options) beside the newest model: ``<name>-<key>``
 by_name.update(variant_statuses(statuses, data))
@@ -47,26 +49,10 @@ if len(names) < 2:
     st.stop()
 
 # ------------------------------------------------------------- A and B, in the URL
-for slot, default in (("a", names[0]), ("b", names[1])):
-    widget, written = f"cmp_{slot}", f"_cmp_{slot}_qp_written"
-    requested = st.query_params.get(slot)
-    if requested is not None and requested != st.session_state.get(written):
-        requested = canonical_id(requested, by_name)
-        if requested in by_name:
-            st.session_state[widget] = requested
-        elif requested.split("-")[0] in MODEL_NAMES:
-            st.sidebar.warning(f"Model {requested!r} from the URL is not trained yet; showing another one.")
-        else:
-            st.sidebar.warning(f"Unknown model {requested!r} in the URL; valid names are: {', '.join(MODEL_NAMES)}.")
-    if st.session_state.get(widget) not in by_name:
-        st.session_state[widget] = default
-
-name_a = st.sidebar.selectbox("Model A", names, key="cmp_a", format_func=lambda n: model_choice_label(by_name[n], n))
-name_b = st.sidebar.selectbox("Model B", names, key="cmp_b", format_func=lambda n: model_choice_label(by_name[n], n))
-for slot, value in (("a", name_a), ("b", name_b)):
-    st.session_state[f"_cmp_{slot}_qp_written"] = value
-    if st.query_params.get(slot) != value:
-        st.query_params[slot] = value
+describe = lambda n: model_choice_label(by_name[n], n)  # noqa: E731
+variants = {k: v for k, v in by_name.items() if k not in {s.name for s in statuses}}
+name_a = state.model_picker(ws, statuses, label="Model A", param="a", key="cmp_a", rank=0, variants=variants, describe=describe)
+name_b = state.model_picker(ws, statuses, label="Model B", param="b", key="cmp_b", rank=1, variants=variants, describe=describe)
 if name_a == name_b:
     st.warning("Pick two different models for A and B in the sidebar.")
     st.stop()
@@ -74,13 +60,7 @@ if name_a == name_b:
 label_a, label_b = model_choice_label(by_name[name_a], name_a), model_choice_label(by_name[name_b], name_b)
 preds = {}
 for name in (name_a, name_b):
-    model, notes = cache.load_model(by_name[name], data)
-    for note in notes:
-        st.warning(note, icon=":material/warning:")
-    if model is None:
-        st.error(f"The saved {by_name[name].label} model could not be loaded; pick another model or retrain it.")
-        st.stop()
-    preds[name] = cache.load_predictions(model, data)  # corrected labels when the switch is on
+    preds[name] = load_predictions(ws, load_or_stop(ws, by_name[name]), fixes)  # corrected labels when the switch is on
 pa, pb = preds[name_a], preds[name_b]
 result = compare_predictions(pa, pb, name_a=label_a, name_b=label_b)
 
@@ -94,19 +74,34 @@ sentence = result.verdict[:1].upper() + result.verdict[1:] + "."
 st.caption(
     f"On {result.n:,} test digits. McNemar's exact test looks only at the digits exactly one model gets right "
     f"({result.only_a_right} for A, {result.only_b_right} for B); at α = 0.05."
-    + (" Labels you marked wrong are corrected." if cache_labels.switch_on() else "")
+    + (" Labels you marked wrong are corrected." if fixes else "")
 )
 
-st.session_state.setdefault("cmp_open", None)
-st.session_state.setdefault("cmp_nonce", 0)
+
+
+def parse_open(text: str) -> tuple[str, object]:
+    if text in QUADRANTS and text != "both_right":
+        return ("quadrant", text)
+    if text.startswith("cell-"):
+        return ("cell", state.parse_cell(text.removeprefix("cell-")))
+    raise state.UrlValueError(f"open={text!r} in the URL is neither a quadrant ({', '.join(q for q in QUADRANTS if q != 'both_right')}) "
+                              "nor a cell such as cell-4-9.")
+
+
+def open_text(opened: tuple[str, object]) -> str:
+    return opened[1] if opened[0] == "quadrant" else "cell-" + state.cell_text(opened[1])
+
+
 pair = (name_a, name_b)
-if st.session_state.get("_cmp_pair") != pair:  # a new pair: close the old gallery
-    st.session_state["_cmp_pair"] = pair
+if st.session_state.get("_cmp_pair") not in (None, pair):  # a new pair: close the old gallery
     st.session_state.cmp_open = None
+st.session_state["_cmp_pair"] = pair
+state.url_param("open", key="cmp_open", initial=None, parse=parse_open)
 
 
 def open_quadrant(key: str) -> None:
     st.session_state.cmp_open = None if st.session_state.cmp_open == ("quadrant", key) else ("quadrant", key)
+    st.session_state["_cmp_scroll"] = st.session_state.cmp_open is not None
 
 
 def quadrant_label(key: str) -> str:
@@ -137,34 +132,12 @@ for row_label, row in zip((f"**A ({label_a}) right**", f"**A ({label_a}) wrong**
 # ---------------------------------------------------------- difference matrix
 
 
-def chart_key() -> str:
-    return f"cmp_chart_{st.session_state.cmp_nonce}"
-
-
-def cell_from_event(event) -> tuple[int, int] | None:
-    """The clicked cell from the chart's selection event (point k of trace 1 is divmod(k, 10))."""
-    try:
-        points = list(event["selection"]["points"] or [])
-    except (KeyError, TypeError, AttributeError):
-        return None
-    for point in reversed(points):
-        try:
-            if int(point.get("curve_number", 1)) != 1:
-                continue
-            index = point.get("point_index", point.get("point_number"))
-            if index is not None and 0 <= int(index) < 100:
-                return divmod(int(index), 10)
-            return round(float(point["y"])), round(float(point["x"]))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue
-    return None
-
-
-click = cell_from_event(st.session_state.get(chart_key()))
+click = state.clicked_cell("cmp")
 if click is not None:
     st.session_state.cmp_open = None if st.session_state.cmp_open == ("cell", click) else ("cell", click)
-    st.session_state.cmp_nonce += 1
+    st.session_state["_cmp_scroll"] = st.session_state.cmp_open is not None
 opened = st.session_state.cmp_open
+state.write_param("open", opened, to_url=open_text)
 
 st.subheader("Difference matrix: B's confusion counts minus A's")
 diff = difference_matrix(pa, pb)
@@ -173,7 +146,7 @@ with left:
     selected_cell = opened[1] if opened and opened[0] == "cell" else None
     st.plotly_chart(
         plot_difference_matrix(diff, name_a=label_a, name_b=label_b, selected=selected_cell),
-        key=chart_key(), on_select="rerun", selection_mode="points", config=CONFUSION_CONFIG,
+        key=state.chart_key("cmp"), on_select="rerun", selection_mode="points", config=CONFUSION_CONFIG,
     )
 with right:
     st.caption(
@@ -187,19 +160,23 @@ if opened is None:
     st.info("Click a quadrant of the table or a cell of the difference matrix to see its test digits.")
     st.stop()
 
-if opened[0] == "quadrant":
-    indices = quadrant_indices(pa, pb, opened[1])
-    st.subheader(f"{quadrant_label(opened[1])}: {len(indices)} digits")
-else:
-    true, predicted = opened[1]
-    cell = difference_cell(pa, pb, true, predicted)
-    indices = cell.indices
-    st.subheader(
-        f"true {true} → predicted {predicted}: {cell.difference:+d} ({len(cell.gained)} only B, {len(cell.lost)} only A)"
-    )
-    st.caption("First the digits only B puts in this cell, then those only A puts there.")
+scroll = st.session_state.pop("_cmp_scroll", False)  # a click opened it: bring it into view
+with st.container(key="cmp_gallery"):
+    if opened[0] == "quadrant":
+        indices = quadrant_indices(pa, pb, opened[1])
+        st.subheader(f"{quadrant_label(opened[1])}: {len(indices)} digits")
+    else:
+        true, predicted = opened[1]
+        cell = difference_cell(pa, pb, true, predicted)
+        indices = cell.indices
+        st.subheader(
+            f"true {true} → predicted {predicted}: {cell.difference:+d} ({len(cell.gained)} only B, {len(cell.lost)} only A)"
+        )
+        st.caption("First the digits only B puts in this cell, then those only A puts there.")
 if len(indices) == 0:
     st.info("No test digit here.")
+    if scroll:
+        patches.scroll_into_view("cmp_gallery")
     st.stop()
 rows, note = paged(np.arange(len(indices)), key=f"cmp_page_{name_a}_{name_b}_{opened}", page_size=GALLERY_PAGE_SIZE)
 st.caption(f"Each tile: the test index, the label, and both models' answers. {note}")
@@ -211,4 +188,7 @@ digit_gallery(
         f"test #{i}: label {pa.y_true[i]}; A ({label_a}) says {pa.y_pred[i]}, B ({label_b}) says {pb.y_pred[i]}"
         for i in shown
     ],
+    key="cmp_tiles",
 )
+if scroll:
+    patches.scroll_into_view("cmp_gallery")

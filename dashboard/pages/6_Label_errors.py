@@ -1,7 +1,9 @@
 """Label errors: test digits whose label is probably wrong (cleanlab), and the user's marks.
 
 Session state: ``le_mark_<index>`` is the mark selectbox of a suspect; changing it saves the
-mark to the models folder at once (core.store.marks.save_mark / clear_mark).
+mark to the models folder at once (core.store.marks.save_mark / clear_mark). The view lives in the
+URL (dashboard.state): ``top`` (suspects to review), ``page``, ``calibrated=1`` and ``list=train``
+(the training-set suspects shown; a reopened link ranks them again).
 """
 
 import streamlit as st
@@ -9,14 +11,15 @@ import streamlit as st
 from core.analysis.label_errors import marks_frame
 from core.errors import DashboardError
 from core.store.marks import clear_mark, load_marks, save_mark
-from dashboard import cache, cache_labels
+from dashboard import state
 from dashboard.components import (
+    NUMBER_WIDTH,
     enlarge,
-    paged,
-    require_data,
-    require_models,
+    require_loaded_models,
+    require_workspace,
     setup_page,
 )
+from dashboard.data.analysis import load_suspects, trained_predictions
 from dashboard.label_loop import training_review
 
 PAGE_SIZE = 20
@@ -25,19 +28,17 @@ CHOICES = [NOT_MARKED, FINE, *(f"label is wrong (it is a {d})" for d in range(10
 
 setup_page("Label errors", "🏷️")
 st.title("Label errors")
-data = require_data()
-require_models(data)
-preds, labels, problems = cache_labels.trained_predictions(data)
-for problem in problems:
-    st.warning(problem, icon=":material/warning:")
-if not preds:
-    st.error("No trained model could be loaded; retrain them on the Home page.")
-    st.stop()
+ws, fixes = require_workspace()
+data = ws.data
+models = require_loaded_models(ws)
+preds = trained_predictions(ws, models)  # against the data set's own labels, whatever the switch says
+labels = {n: m.record.label for n, m in models.items()}
 
 probability = [n for n, p in preds.items() if p.score_kind == "probability"]
 decision = [n for n in preds if n not in probability]
-calibrate = st.sidebar.checkbox(
-    "let decision-score models join (calibrated)", key="le_calibrate", disabled=not decision,
+calibrate = state.url_widget(
+    st.sidebar.checkbox, "let decision-score models join (calibrated)", key="le_calibrate", param="calibrated", initial=False,
+    parse=lambda t: t == "1", to_url=lambda v: "1" if v else None, where=st.sidebar, disabled=not decision,
     help="Turn the decision scores of " + (", ".join(labels[n] for n in decision) or "no model")
          + " into probabilities with a logistic regression fitted out of fold on the test set, then average them in.",
 )
@@ -46,7 +47,7 @@ if not probability and not calibrate:
             "sidebar, or train e.g. logistic regression, KNN, MLP or the random forest.")
     st.stop()
 try:
-    table = cache_labels.load_suspects(preds, calibrate=calibrate)
+    table = load_suspects(preds, models, calibrate=calibrate)
 except DashboardError as exc:
     st.error(str(exc))
     st.stop()
@@ -59,7 +60,7 @@ st.caption(
 )
 
 try:
-    marks = load_marks(cache.store(data))
+    marks = load_marks(ws.store)
 except DashboardError as exc:
     st.error(str(exc))
     marks = {}
@@ -75,10 +76,10 @@ def on_mark(index: int) -> None:
     choice = st.session_state[f"le_mark_{index}"]
     try:
         if choice == NOT_MARKED:
-            clear_mark(cache.store(data), index)
+            clear_mark(ws.store, index)
         else:
             corrected = None if choice == FINE else int(choice[-2])
-            save_mark(cache.store(data), index, corrected)
+            save_mark(ws.store, index, corrected)
     except DashboardError as exc:
         st.session_state["_le_error"] = str(exc)
 
@@ -86,9 +87,21 @@ def on_mark(index: int) -> None:
 if "_le_error" in st.session_state:
     st.error(f"The mark was not saved: {st.session_state.pop('_le_error')}")
 
-top = int(st.number_input("Suspects to review", min_value=10, max_value=data.n_test, value=min(100, data.n_test), step=10, key="le_top"))
+c1, c2 = st.columns(2)
+with c1:
+    top = int(state.url_widget(
+        st.number_input, "Suspects to review", key="le_top", param="top", initial=min(100, data.n_test), parse=int,
+        min_value=10, max_value=data.n_test, step=10, width=NUMBER_WIDTH,
+    ))
 suspects = table.head(top).reset_index(drop=True)
-rows, note = paged(suspects.index.to_numpy(), key=f"le_page_{top}", page_size=PAGE_SIZE)
+pages = max(1, -(-len(suspects) // PAGE_SIZE))
+with c2:
+    page = int(state.url_widget(
+        st.number_input, f"Page (of {pages}, {PAGE_SIZE} per page)", key="le_page", param="page", initial=1, parse=int,
+        min_value=1, max_value=pages, step=1, width=NUMBER_WIDTH, disabled=pages == 1,
+    )) if pages > 1 else 1
+rows = suspects.index.to_numpy()[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+note = f"showing {rows[0] + 1}–{rows[-1] + 1} of {len(suspects)}" if len(rows) else "nothing to show"
 st.caption(f"Most suspect first; {note}. Mark each one: the mark is saved at once.")
 
 per_row = 5

@@ -14,54 +14,63 @@ import streamlit as st
 from core.models.predict import predict_digit
 from core.models.prediction_file import is_predictions_only
 from core.plots.explain import plot_pixel_map, plot_weight_images
-from dashboard.cache_explain import file_only_note, load_explanation, ranked_models
+from dashboard import state
 from dashboard.components import (
+    NUMBER_WIDTH,
     digit_gallery,
     enlarge,
-    model_picker,
-    require_data,
+    file_only_note,
+    pick_model,
+    predictive_models,
+    require_loaded_models,
+    require_workspace,
     setup_page,
     top3_caption,
 )
+from dashboard.data.analysis import load_explanation, rank_by_accuracy
+from dashboard.data.jobs import start_neighbour_indexes
 
 setup_page("Digit inspector", "🔍")
 st.title("Digit inspector")
-data = require_data()
-name, model = model_picker(data, label="Model to explain")
-pairs = ranked_models(data, predictive=True)
+ws, fixes = require_workspace()
+data = ws.data
+name, model = pick_model(ws, label="Model to explain")
+all_models = require_loaded_models(ws)
+models = predictive_models(all_models)
+start_neighbour_indexes(ws, models)  # the other models' explanations, ready when the user switches
+pairs = rank_by_accuracy(ws, models, fixes)
 
 # ------------------------------------------------------------------ the index
 
-split = "train" if st.query_params.get("split") == "train" else "test"
-if st.session_state.get("_inspect_split") != split:  # another split: the old index means another digit
-    st.session_state["_inspect_split"] = split
-    st.session_state.pop("_inspect_qp_written", None)
-    st.session_state.pop("inspect_index", None)
+split = state.url_param("split", key="inspect_split", initial="test", parse=lambda t: "train" if t == "train" else "test")
+state.write_param("split", "train" if split == "train" else None)
 X_split, y_split = (data.X_train, data.y_train) if split == "train" else (data.X_test, data.y_test)
 n_split = len(y_split)
 what = "Training" if split == "train" else "Test"
-requested = st.query_params.get("index")
-if requested is not None and requested != st.session_state.get("_inspect_qp_written"):
-    try:
-        value = int(requested)
-        if not 0 <= value < n_split:
-            raise ValueError
-        st.session_state.inspect_index = value
-    except ValueError:
-        st.warning(f"{what} index {requested!r} from the URL is not a number from 0 to {n_split - 1}; showing digit 0.")
-st.session_state.setdefault("inspect_index", 0)
-index = int(st.number_input(f"{what} digit (index 0-{n_split - 1})", 0, n_split - 1, step=1, key="inspect_index",
-                            help="Or open any digit tile in the app; the URL keeps the index, so a link reopens it."))
-st.session_state._inspect_qp_written = str(index)
-if st.query_params.get("index") != str(index):
-    st.query_params["index"] = str(index)
+
+
+def bad_index(text: str) -> int:
+    value = int(text) if text.strip().lstrip("-").isdigit() else -1
+    if not 0 <= value < n_split:
+        raise state.UrlValueError(f"{what} index {text!r} from the URL is not a number from 0 to {n_split - 1}; "
+                                  "showing the last one (digit 0 at first).")
+    return value
+
+
+if st.session_state.get("_keep_inspect_index", 0) >= n_split:
+    st.session_state["_keep_inspect_index"] = 0
+index = int(state.url_widget(
+    st.number_input, f"{what} digit (index 0-{n_split - 1})", key="inspect_index", param="index", initial=0, parse=bad_index,
+    min_value=0, max_value=n_split - 1, step=1, width=NUMBER_WIDTH,
+    help="Or click any digit tile in the app; the URL keeps the index, so a link reopens it.",
+))
 if split == "train":
     st.info("A **training** digit: the models learned from it (and its label), so their answers here are not "
             "out of sample. Its label-error rank comes from out-of-fold probabilities (Label errors page).",
             icon=":material/school:")
 
 x = X_split[index]
-label = int(y_split[index])
+label = int(y_split[index]) if split == "train" else dict(fixes).get(index, int(data.y_test[index]))  # corrected when the switch is on
 
 # ------------------------------------------------------------ every model's answer
 
@@ -82,13 +91,13 @@ with answers_col:
 
 # ------------------------------------------------------------------ explanation
 
-if file_only_note(data):
-    st.caption(file_only_note(data))
+if file_only_note(all_models):
+    st.caption(file_only_note(all_models))
 if is_predictions_only(model.pipeline):
     st.info(f"No explanation for {model.record.label}: occlusion maps re-score the digit with parts covered, and "
             f"{model.pipeline.WHY}", icon=":material/info:")
     st.stop()
-explanation = load_explanation(model, data, x.tobytes(), label)
+explanation = load_explanation(ws, model, x.tobytes(), label)
 occ = explanation.occlusion
 st.subheader(f"Why {model.record.label} says {occ.predicted}")
 st.caption(
@@ -119,4 +128,4 @@ st.caption(f"The {len(nb.indices)} training digits closest to this one in {model
            "(what the model's input looks like after its preprocessing): what it learned this answer from.")
 digit_gallery(data.X_train[nb.indices], nb.indices,
               [f"label {int(lab)} · dist {d:.2f}" for lab, d in zip(nb.labels, nb.distances)],
-              titles=[f"training digit #{int(i)}" for i in nb.indices], columns=8, link=False)
+              titles=[f"training digit #{int(i)}" for i in nb.indices], columns=8, link=False, key="inspect_neighbours")

@@ -3,7 +3,8 @@
 Reliability diagrams and the expected calibration error (probability models; with the
 calibration switch, every model after out-of-fold calibration on the test digits), the abstention
 curves of several models, and a control that hands a model's least confident test digits to
-a human, with the gallery of those digits. All numbers come from core.analysis.trust.
+a human, with the gallery of those digits. All numbers come from core.analysis.trust. The view
+lives in the URL (dashboard.state): ``models``, ``calibrated=1``, ``method``, ``share`` (%), ``hands``.
 """
 
 import pandas as pd
@@ -13,23 +14,29 @@ from core.analysis.trust import CALIBRATION_METHODS, abstention_curve, hand_over
 from core.models.catalog import ScoreKind
 from core.models.predict import top_k
 from core.plots.explain import plot_abstention, plot_reliability
-from dashboard.cache_explain import load_calibration, ranked_models
+from dashboard import state
 from dashboard.components import (
     digit_gallery,
     paged,
-    require_data,
+    require_loaded_models,
+    require_workspace,
     setup_page,
     top3_caption,
 )
+from dashboard.data.analysis import load_calibration, rank_by_accuracy
 
 setup_page("Trust", "🛡️")
 st.title("Trust")
-data = require_data()
-pairs = ranked_models(data)
+ws, fixes = require_workspace()
+data = ws.data
+pairs = rank_by_accuracy(ws, require_loaded_models(ws), fixes)
 by_name = {m.record.name: (m, p) for m, p in pairs}
 labels = {n: m.record.label for n, (m, _) in by_name.items()}
 
-chosen = st.multiselect("Models", list(by_name), default=list(by_name), format_func=labels.get, key="trust_models")
+chosen = state.url_widget(
+    st.multiselect, "Models", options=list(by_name), key="trust_models", param="models", initial=list(by_name),
+    parse=state.list_parser(), to_url=lambda v: None if list(v) == list(by_name) else state.join_list(v), format_func=labels.get,
+)
 if not chosen:
     st.info("Pick at least one model.")
     st.stop()
@@ -40,17 +47,20 @@ st.subheader("Calibration: does 90% confident mean 90% right?")
 proba = [n for n in chosen if ScoreKind(by_name[n][1].score_kind).is_probability]
 decision = [n for n in chosen if n not in proba]
 c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-calibrated = c1.toggle(
-    "Calibrate each model on the test digits (out of fold)", key="trust_calibrate",
+calibrated = state.url_widget(
+    c1.toggle, "Calibrate each model on the test digits (out of fold)", key="trust_calibrate", param="calibrated",
+    initial=False, parse=lambda t: t == "1", to_url=lambda v: "1" if v else None,
     help="scikit-learn's CalibratedClassifierCV on the model's saved test scores: each digit's probabilities come "
          "from a calibrator fitted on the other 4 of 5 folds of the test digits, so none is calibrated with its own label.",
 )
-method = c2.selectbox("Method", CALIBRATION_METHODS, key="trust_method", disabled=not calibrated,
-                      help="temperature: one parameter, keeps every answer; sigmoid / isotonic: one-vs-rest, may change answers.")
+method = state.url_widget(
+    c2.selectbox, "Method", options=list(CALIBRATION_METHODS), key="trust_method", param="method",
+    initial=CALIBRATION_METHODS[0], disabled=not calibrated,
+    help="temperature: one parameter, keeps every answer; sigmoid / isotonic: one-vs-rest, may change answers.")
 shown = chosen if calibrated else proba
 if shown:
     own = {n: reliability(by_name[n][1].y_true, by_name[n][1].scores) for n in proba}
-    cal = {n: load_calibration(by_name[n][0], data, method) for n in chosen} if calibrated else {}
+    cal = {n: load_calibration(ws, by_name[n][0], method, fixes) for n in chosen} if calibrated else {}
     rel = {n: cal[n].after for n in shown} if calibrated else own
     suffix = f" ({method})" if calibrated else ""
     left, right = st.columns([3, 2], gap="large")
@@ -77,11 +87,15 @@ if decision and not calibrated:
 # ------------------------------------------------------------------ abstention
 
 st.subheader("Abstention: hand the least confident digits to a human")
-share = st.slider("Share of digits handed over (%)", 0.0, 20.0, 2.0, 0.5, key="trust_share") / 100
+share = state.url_widget(
+    st.slider, "Share of digits handed over (%)", key="trust_share", param="share", initial=2.0, parse=float,
+    min_value=0.0, max_value=20.0, step=0.5,
+) / 100
 curves = {labels[n]: abstention_curve(by_name[n][1]) for n in chosen}
 st.plotly_chart(plot_abstention(curves, marker=1 - share), key="trust_abstention", config={"displayModeBar": False})
 
-who = st.selectbox("Model that hands over", chosen, format_func=labels.get, key="trust_model")
+who = state.url_widget(st.selectbox, "Model that hands over", options=list(chosen), key="trust_model", param="hands",
+                       initial=chosen[0], format_func=labels.get)
 model, preds = by_name[who]
 result = hand_over(preds, share)
 c1, c2, c3 = st.columns(3)
@@ -94,9 +108,12 @@ st.caption(f"Without abstaining: {100 * result.accuracy_all:.2f}% on all {len(pr
 if len(result.indices):
     st.markdown(f"**The {len(result.indices):,} digits {labels[who]} hands over** (least confident first)")
     shown, note = paged(result.indices, key="trust_page")
+    labels_now = dict(fixes)
     digits, scores = top_k(preds.scores[shown], k=3)
     st.caption(note)
     digit_gallery(
         data.X_test[shown], shown,
-        [f"true {int(data.y_test[i])} · {top3_caption(d, s, preds.score_kind)}" for i, d, s in zip(shown, digits, scores)],
+        [f"true {labels_now.get(int(i), int(data.y_test[i]))} · {top3_caption(d, s, preds.score_kind)}"
+         for i, d, s in zip(shown, digits, scores)],
+        key="trust_tiles",
     )

@@ -1,8 +1,12 @@
 """Tune: grid search with stratified K-fold CV (here or on a Dask cluster), a heatmap of the
 results, and one click to train the best parameters as the model's variant on every page.
 
-Session state: ``tune_result`` (the last core.analysis.tune.SearchResult shown), ``tune_cv`` (the last
-CvResult), ``tune_trained`` (a message about the last variant trained here).
+The view lives in the URL (dashboard.state): ``model``, one parameter per grid value (e.g.
+``n_neighbors=1,3``), ``folds``, ``subset`` and ``result`` (the key of the search result shown,
+reopened from the store's cached searches). "Train the best" trains in the background, like
+Home's button, with progress in the sidebar. Session state: ``tune_result`` (the last
+core.analysis.tune.SearchResult shown), ``tune_cv`` (the last CvResult), ``tune_job`` (the key of
+the training job started here).
 """
 
 import streamlit as st
@@ -14,9 +18,10 @@ from core.models.grids import GRIDS, TUNABLE_MODELS, format_value, parse_grid, t
 from core.plots.tune import plot_search_heatmap, varying_params
 from core.progress import reporting
 from core.store.records import TrainOptions
-from core.store.training import train_model
-from dashboard import cache
-from dashboard.components import require_data, setup_page
+from core.store.searches import searches_of
+from dashboard import state
+from dashboard.components import NUMBER_WIDTH, require_workspace, setup_page
+from dashboard.data import jobs
 
 setup_page("Tune", "🎛️")
 st.title("Tune")
@@ -24,10 +29,11 @@ st.caption(
     "Grid search with stratified K-fold cross-validation on a training subset, on this machine "
     "or on a Dask cluster. Results are cached beside the models: the same search again is instant."
 )
-data = require_data()
-store = cache.store(data)
+ws, _fixes = require_workspace()
+data, store = ws.data, ws.store
 
-name = st.selectbox("Model", TUNABLE_MODELS, format_func=lambda n: get_spec(n).label, key="tune_model")
+name = state.url_widget(st.selectbox, "Model", options=list(TUNABLE_MODELS), key="tune_model", param="model",
+                        initial=TUNABLE_MODELS[0], format_func=lambda n: get_spec(n).label)
 spec = get_spec(name)
 
 st.subheader("Grid")
@@ -35,18 +41,19 @@ st.caption("Comma-separated values per parameter; one value fixes it.")
 specs = GRIDS[name]
 texts: dict[str, str] = {}
 for column, param in zip(st.columns(len(specs)), specs):
-    texts[param.name] = column.text_input(
-        param.name, value=",".join(format_value(v) for v in param.default), key=f"tune_{name}_{param.name}",
-        help=f"{param.help}: {param.describe()}".strip(": "),
+    texts[param.name] = state.url_widget(
+        column.text_input, param.name, key=f"tune_{name}_{param.name}", param=param.name,
+        initial=",".join(format_value(v) for v in param.default), help=f"{param.help}: {param.describe()}".strip(": "),
     )
 left, middle, right = st.columns([1, 1, 2])
-folds = left.number_input("Folds (K)", min_value=2, max_value=10, value=DEFAULT_FOLDS, step=1, key="tune_folds")
-max_train = middle.number_input(
-    "Training subset (digits)", min_value=20, max_value=data.n_train, value=min(DEFAULT_MAX_TRAIN, data.n_train),
-    step=500, key="tune_max_train", help="a stratified subset of the training set",
+folds = state.url_widget(left.number_input, "Folds (K)", key="tune_folds", param="folds", initial=DEFAULT_FOLDS, parse=int,
+                         min_value=2, max_value=10, step=1, width=NUMBER_WIDTH)
+max_train = state.url_widget(
+    middle.number_input, "Training subset (digits)", key="tune_max_train", param="subset", initial=min(DEFAULT_MAX_TRAIN, data.n_train),
+    parse=int, min_value=20, max_value=data.n_train, step=500, width=NUMBER_WIDTH, help="a stratified subset of the training set",
 )
 address = right.text_input(
-    "Dask scheduler (empty: this machine)", value=cache.settings().dask_address or "", key="tune_dask",
+    "Dask scheduler (empty: this machine)", value=ws.settings.dask_address or "", key="tune_dask",
     placeholder="tcp://127.0.0.1:8786", help="default: DASK_SCHEDULER_ADDRESS",
 ).strip() or None
 
@@ -61,7 +68,16 @@ if st.button("Run search", type="primary", key="tune_run"):
     except DashboardError as exc:
         st.error(str(exc))
 
+requested = state.url_param("result", key="_tune_result_key", initial=None)
+if requested is not None and getattr(st.session_state.get("tune_result"), "key", None) != requested:
+    found = [r for r in searches_of(store, name) if r.key == requested]
+    if found:
+        st.session_state.tune_result = found[0]
+    else:
+        st.warning(f"Search result {requested!r} from the URL is not among the cached searches of {spec.label}; run the search again.")
 result = st.session_state.get("tune_result")
+state.write_param("result", result.key if result is not None and result.name == name else None)
+st.session_state["_tune_result_key"] = result.key if result is not None and result.name == name else None
 if result is not None and result.name == name:
     st.subheader("Results")
     where = "cached result" if result.from_cache else f"{result.seconds:.1f} s on {result.engine}"
@@ -83,21 +99,23 @@ if result is not None and result.name == name:
     augment = a_col.selectbox("Augmentation", AUGMENTATIONS, index=AUGMENTATIONS.index(spec.augment), key="tune_augment")
     deskew = d_col.checkbox("Deskew", value=spec.deskew, key="tune_deskew")
     shown = ", ".join(f"{k}={format_value(v)}" for k, v in params.items()) or "the catalog defaults"
+    options = TrainOptions(params=params, augment=augment, deskew=deskew)
     if st.button(f"Train {spec.label} with {shown} on the full training set", key="tune_train_best"):
-        try:
-            with st.status(f"Training {spec.label}…") as status:
-                with reporting(lambda _fraction, message: status.write(message)):
-                    model = train_model(store, name, options=TrainOptions(params=params, augment=augment, deskew=deskew))
-                status.update(label=f"{spec.label} ready", state="complete")
+        (job,) = jobs.start_training(ws, [name], options=options)
+        st.session_state.tune_job = job.key
+        st.rerun()  # the sidebar shows its progress from this run on
+    job = next((j for j in jobs.training_jobs(ws) if j.key == st.session_state.get("tune_job")), None)
+    if job is not None and jobs.job_model(job) == name:
+        if not job.state.finished:
+            st.info(f"{job.label} in the background: progress in the sidebar. You can keep using the app.",
+                    icon=":material/model_training:")
+        elif job.state == "failed":
+            st.error(f"{job.label} failed: {job.error}")
+        else:
+            model = job.result
             how = "loaded from the cache" if model.from_cache else f"trained in {model.record.fit_seconds:.1f} s"
-            st.session_state.tune_trained = (
-                f"{spec.label} ({model.record.options_summary()}) on {model.record.n_train:,} digits: {how}. "
-                "Every page now shows this variant."
-            )
-        except (DashboardError, ValueError) as exc:
-            st.error(str(exc))
-    if st.session_state.get("tune_trained", "").startswith(spec.label):
-        st.info(st.session_state.tune_trained)
+            st.info(f"{spec.label} ({model.record.options_summary()}) on {model.record.n_train:,} digits: {how}. "
+                    "Every page now shows this variant.")
 
 st.subheader("Cross-validate the current variant")
 options = latest_options(store, name)

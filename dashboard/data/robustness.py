@@ -20,7 +20,8 @@ from core.analysis.slices import find_slices, load_digit_properties
 from core.data.corruptions import corrupt
 from core.data.sources import MnistData
 from core.store.jobs import Job
-from dashboard import cache
+from dashboard.data.jobs import job_runner
+from dashboard.data.workspace import models_path, workspace
 
 __all__ = ["corrupted_digits", "digit_properties", "job", "load_result", "models", "slices", "start"]
 
@@ -30,7 +31,7 @@ _HASH = {MnistData: lambda d: d.fingerprint}
 def models(data: MnistData) -> tuple[list[RobustModel], list[str]]:
     """The rows of the table (every trained model and variant that can take images) and
     messages about models left out. Reads JSON records only."""
-    return select_models(robustness_models(cache.store(data)), None)
+    return select_models(robustness_models(workspace().store), None)
 
 
 def _signature(rows: list[RobustModel]) -> tuple[tuple[str, str], ...]:
@@ -44,7 +45,7 @@ class _NothingCached(Exception):
 @st.cache_data(show_spinner=False, max_entries=16, hash_funcs=_HASH)
 def _load(folder: str, data: MnistData, signature: tuple, digits: int | None, seed: int,
           _rows: list[RobustModel]) -> tuple[RobustnessResult, tuple[str, ...]]:
-    result, missing = load_cached_robustness(cache.store(data), _rows, digits=digits, random_state=seed)
+    result, missing = load_cached_robustness(workspace().store, _rows, digits=digits, random_state=seed)
     if result is None:
         raise _NothingCached  # not cached: ask again on the next rerun
     return result, tuple(m.id for m in missing)
@@ -55,7 +56,7 @@ def load_result(data: MnistData, rows: list[RobustModel], digits: int | None, se
     """The cached result for ``rows`` (None when nothing is cached yet) and the ids of the rows
     still missing. A partial result is not remembered, so finished models appear on the next rerun."""
     try:
-        result, missing = _load(cache.models_path(), data, _signature(rows), digits, seed, rows)
+        result, missing = _load(models_path(), data, _signature(rows), digits, seed, rows)
     except _NothingCached:
         return None, [m.id for m in rows]
     if missing:
@@ -64,36 +65,36 @@ def load_result(data: MnistData, rows: list[RobustModel], digits: int | None, se
 
 
 def _job_key(data: MnistData, digits: int | None, seed: int) -> str:
-    return f"robustness:{cache.models_path()}:{data.fingerprint}:{digits}:{seed}"
+    return f"robustness:{models_path()}:{data.fingerprint}:{digits}:{seed}"
 
 
 def job(data: MnistData, digits: int | None, seed: int = 0) -> Job | None:
     """This process's robustness job for these settings (queued, running or finished), if any."""
-    return cache.job_runner().get(_job_key(data, digits, seed))
+    return job_runner().get(_job_key(data, digits, seed))
 
 
 def start(data: MnistData, rows: list[RobustModel], digits: int | None, seed: int = 0) -> Job:
     """Queue the computation of every missing row as a background job (one per settings)."""
-    store = cache.store(data)
+    store = workspace().store
     n = "all" if digits is None else f"{digits:,}"
 
     def work() -> list[str]:  # the results go to the side files; the job keeps only the notes
         return compute_robustness(store, rows, digits=digits, random_state=seed).skipped
 
-    return cache.job_runner().submit(_job_key(data, digits, seed), work,
+    return job_runner().submit(_job_key(data, digits, seed), work,
                                      label=f"Robustness of {len(rows)} models on {n} digits")
 
 
 @st.cache_data(show_spinner="Measuring the test digits…", max_entries=4, hash_funcs=_HASH)
 def digit_properties(data: MnistData) -> pd.DataFrame:
     """Ink, slant, ink box, thickness and offset of every test digit (kept as a side file)."""
-    return load_digit_properties(cache.store(data))
+    return load_digit_properties(workspace().store)
 
 
 @st.cache_data(show_spinner="Finding weak slices…", max_entries=32, hash_funcs=_HASH)
 def slices(data: MnistData, model_id: str, fingerprint: str, _row: RobustModel) -> tuple[pd.DataFrame, np.ndarray]:
     """The model's weak slices (core.analysis.slices.find_slices) and its (n_test,) predictions."""
-    store = cache.store(data)
+    store = workspace().store
     preds = store.cached_predictions(_row.record)
     if preds is None:
         loaded = store.load(_row.record)

@@ -1,0 +1,85 @@
+"""dashboard.state: the one model picker and the URL-synced widget helper, under AppTest on the
+sample with real trained models."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from core.models.catalog import MODEL_NAMES
+
+
+def _picker_script():
+    import streamlit as st
+
+    from dashboard import state
+    from dashboard.data.workspace import model_statuses, workspace
+
+    ws = workspace()
+    st.sidebar.write(state.model_picker(ws, model_statuses(ws)))
+
+
+def _snapshot(folder) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.rglob("*"))}
+
+
+def test_the_model_picker_reads_cached_accuracies_only(sample_models_dir, preds, tmp_path, monkeypatch):
+    """Picking a model unpickles nothing, writes nothing, creates no file and starts no job: its
+    default (the most accurate model) comes from the cached predictions beside the artifacts."""
+    import joblib
+
+    from core.analysis import explain
+    from dashboard.data.jobs import job_runner
+
+    folder = shutil.copytree(sample_models_dir[0], tmp_path / "models")
+    for p in folder.rglob("*"):
+        p.chmod(stat.S_IRUSR | (stat.S_IXUSR if p.is_dir() else 0))
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    before = _snapshot(folder)
+    monkeypatch.setenv("MNIST_SOURCE", "sample")
+    monkeypatch.setenv("MODELS_DIR", str(folder))
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    loads = []
+    real_load = joblib.load
+    monkeypatch.setattr(joblib, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    prefetched = []
+    monkeypatch.setattr(explain, "prefetch_neighbour_index", lambda *a, **k: prefetched.append(a))
+    jobs_before = len(job_runner().jobs())
+    try:
+        at = AppTest.from_function(_picker_script, default_timeout=120).run()
+        assert not at.exception, [e.value for e in at.exception]
+        accuracy = {n: float(np.mean(p.y_pred == p.y_true)) for n, p in preds.items()}
+        best = max(MODEL_NAMES, key=lambda n: (accuracy[n], -MODEL_NAMES.index(n)))
+        assert at.sidebar.selectbox[0].value == best
+        assert at.query_params["model"] in (best, [best])
+        assert loads == [], "a model was unpickled"
+        assert _snapshot(folder) == before, "the models folder changed"
+        assert len(job_runner().jobs()) == jobs_before and not prefetched, "a background job started"
+    finally:
+        for p in [folder, *folder.rglob("*")]:
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+
+
+def _switch_script():
+    import streamlit as st
+
+    from dashboard import state
+    from dashboard.data.workspace import workspace
+
+    st.sidebar.write(len(state.label_fixes(workspace())))
+
+
+def test_the_corrected_labels_switch_lives_in_the_url(env):
+    at = AppTest.from_function(_switch_script, default_timeout=120)
+    at.query_params["corrected"] = "1"
+    at.run()
+    assert not at.exception
+    assert at.sidebar.toggle[0].value is True
+    at.sidebar.toggle[0].set_value(False).run()
+    assert "corrected" not in at.query_params
+    at.sidebar.toggle[0].set_value(True).run()
+    assert at.query_params["corrected"] in ("1", ["1"])
