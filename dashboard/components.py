@@ -24,8 +24,8 @@ from core.data.idx import IdxFormatError
 from core.data.sources import DataSourceError
 from core.errors import DashboardError
 from core.models.catalog import ScoreKind
-from core.plots.metrics import percent_label
 from core.models.prediction_file import is_predictions_only
+from core.plots.metrics import percent_label
 from core.store.records import ModelStatus, TrainedModel
 from core.store.workspace import Workspace
 from dashboard import patches, state
