@@ -30,11 +30,16 @@ data = require_data()
 
 # ------------------------------------------------------------- train (first thing a user needs)
 statuses = cache.load_model_status(data)
-missing = [s for s in statuses if not s.trained and not s.unavailable]
+models, problems = cache.load_models(statuses, data)
+writable = cache.store(data).writable()
+# trained but unloadable (corrupt, older library): in a writable folder the store removed them
+missing = [s for s in statuses if not s.unavailable and (not s.trained or s.name not in models)]
 unavailable = [s for s in statuses if s.unavailable]
 jobs = cache.training_jobs(data)
 running = [j for j in jobs if not j.state.finished]
 failed = [j for j in jobs if j.state == "failed" and j.key.rsplit(":", 1)[-1] in {s.name for s in missing}]
+retrain = (f"Press the Train button (or run `{train_hint()}`) to retrain it." if writable else
+           f"The models folder is read-only here: retrain it into a writable folder (`MODELS_DIR`) with `{train_hint()}`.")
 
 if running:
     names = ", ".join(j.label.removeprefix("Training ") for j in running)
@@ -46,7 +51,7 @@ if running:
 elif missing:
     labels = ", ".join(s.label for s in missing)
     st.info(f"**{len(missing)} of {len(statuses)} models are not trained yet:** {labels}.", icon=":material/info:")
-if missing:
+if missing and writable:
     if st.button(f"Train missing models ({len(missing)})", type="primary", key="train_missing", disabled=bool(running)):
         cache.start_training([s.name for s in missing], data)
         st.rerun()
@@ -54,6 +59,9 @@ if missing:
         st.caption(
             f"Training runs in the background in the server process. From a terminal: `{train_hint()}`."
         )
+elif missing:
+    st.caption(f"The models folder `{cache.models_path()}` is read-only for the app, so it cannot train here; "
+               f"train into a writable folder from a terminal: `{train_hint()}`, then point `MODELS_DIR` at it.")
 else:
     st.success("All models are trained for this data.", icon=":material/check_circle:")
 for status in unavailable:
@@ -87,11 +95,9 @@ with right:
 st.header("Models")
 for status in statuses:
     for problem in status.problems:
-        st.warning(f"{problem} Press the Train button (or run `{train_hint()}`) to retrain it.", icon=":material/warning:")
-
-models, problems = cache.load_models(statuses, data)
+        st.warning(f"{problem} {retrain}", icon=":material/warning:")
 for problem in problems:
-    st.warning(f"{problem} Press the Train button (or run `{train_hint()}`) to retrain it.", icon=":material/warning:")
+    st.warning(f"{problem} {retrain}", icon=":material/warning:")
 
 rows = []
 for status in statuses:
