@@ -69,6 +69,12 @@ def _copy_switch() -> None:
 def sidebar_switch(data: MnistData) -> bool:
     """Draw the "use corrected labels" toggle in the sidebar; returns whether it is on."""
     st.session_state[_WIDGET_KEY] = switch_on()
+    from dashboard import cache
+
+    try:
+        load_marks(cache.store(data))
+    except DashboardError as exc:
+        st.sidebar.warning(f"Label marks ignored: {exc}", icon=":material/warning:")
     fixes = sum(1 for d in marks(data).values() if d is not None)
     st.sidebar.toggle(
         "use corrected labels", key=_WIDGET_KEY, on_change=_copy_switch,
