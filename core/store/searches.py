@@ -9,7 +9,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -223,7 +223,12 @@ def read_search(path: Path, *, problem: Callable[[str], None] | None = None) -> 
     """The result at ``path``, or None if it is absent or unusable (then ``problem``, if given,
     hears why: the file is ignored)."""
     try:
-        if path.stat().st_size > MAX_RESULT_BYTES:
+        st = path.stat()
+        ident = (st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = _read_cache.get(str(path))
+        if cached is not None and cached[0] == ident:  # unchanged since the last read: no parsing per rerun
+            return replace(cached[1], rows=[dict(r) for r in cached[1].rows])
+        if st.st_size > MAX_RESULT_BYTES:
             raise ValueError(f"the file is larger than {MAX_RESULT_BYTES / 1e6:.0f} MB")
         result = SearchResult.from_json(path.read_bytes())
     except FileNotFoundError:
@@ -233,7 +238,13 @@ def read_search(path: Path, *, problem: Callable[[str], None] | None = None) -> 
             problem(f"search result {path.name} is unusable ({str(exc)[:200]}); it is ignored.")
         return None
     result.path = str(path)
+    if len(_read_cache) > 1000:
+        _read_cache.clear()
+    _read_cache[str(path)] = (ident, replace(result, rows=[dict(r) for r in result.rows]))
     return result
+
+
+_read_cache: dict[str, tuple[tuple[int, int, int], SearchResult]] = {}
 
 
 def write_search(result: SearchResult, path: Path) -> None:
