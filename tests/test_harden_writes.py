@@ -68,7 +68,8 @@ def test_force_killed_at_each_step_of_the_swap_keeps_a_usable_model(step, tmp_pa
         assert model.record.model_sha256 != first.record.model_sha256  # the new one is complete
     else:
         assert model.record.model_sha256 == first.record.model_sha256
-    # the next writer (under the key's lock) puts things straight; nothing is left over
+    # the next store operation (under the key's lock) puts things straight; nothing is left over
+    make_store(folder, sample_data).remove_stale_temp_files()
     again = train_model(make_store(folder, sample_data), "logreg", options=SMALL)
     assert again.from_cache and again.record.model_sha256 == model.record.model_sha256
     assert not [p.name for p in folder.iterdir() if p.name.endswith((".keep", ".tmp"))]

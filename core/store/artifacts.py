@@ -559,6 +559,17 @@ class ArtifactStore:
             folders += [p for p in self.folder.iterdir() if p.is_dir() and not p.is_symlink()]
         except OSError:
             pass
+        if paths is None:  # keep files of swaps a killed writer left, settled under each key's lock
+            for keep in self.folder.glob("*.keep"):
+                m = re.match(r"^([a-z0-9_]+)-([0-9a-f]{12})\.[0-9a-f]{16}\.keep$", keep.name)
+                if not m:
+                    continue
+                key_paths = self.paths(m.group(1), m.group(2))
+                try:
+                    with FileLock(str(key_paths.lock), timeout=0):
+                        self._settle_keep_files(key_paths)
+                except (Timeout, OSError):
+                    pass
         stale = [p for folder in folders for p in stale_temp_files(folder, also=targets if folder == self.folder else ())]
         for path in stale:
             try:
