@@ -127,6 +127,7 @@ def good_cv(tmp_path_factory, sample_data):
     return json.loads(path.read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", ["list", "versions-list", "created-int", "deep", "row-tampered", "accuracy-huge",
                                    "options-list"])
 def test_bad_search_files_are_warned_about_and_ignored(shape, good_cv, models_copy, sample_data):

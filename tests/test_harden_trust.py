@@ -66,6 +66,7 @@ def test_a_key_inside_the_models_folder_is_refused_and_its_pickle_never_runs(tmp
     assert not marker.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what,mode", [("key", 0o666), ("key", 0o620), ("folder", 0o777), ("folder", 0o775)])
 def test_a_key_others_can_write_is_refused_like_ssh(tmp_path, sample_data, what, mode):
     keydir = tmp_path / "keys"
@@ -106,6 +107,7 @@ for line in sys.stdin:  # one request per line: load the model again
 """
 
 
+@pytest.mark.slow
 def test_a_running_server_follows_a_key_the_cli_made_again(tmp_path, sample_data):
     """The key is deleted while a long-running process (standing in for the app's server) has
     it in memory; the CLI makes a new key and retrains: the running process uses the new key
@@ -211,6 +213,7 @@ def test_a_silent_listener_or_a_web_server_fails_within_10_s_naming_the_address(
     assert address in str(err.value)
 
 
+@pytest.mark.slow
 def test_cli_dask_garbage_is_one_line_and_fast(tmp_path):
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "core", "tune", "knn", "--source", "sample", "--dask", "http://x:1",

@@ -54,6 +54,7 @@ with store.writing("logreg", key):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", ["before-model", "after-model", "after-record"])
 def test_force_killed_at_each_step_of_the_swap_keeps_a_usable_model(step, tmp_path, sample_data):
     folder = tmp_path / "models"
@@ -100,6 +101,7 @@ def _cli(*args, timeout=240):
                           timeout=timeout, cwd=ROOT, check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["cv", "logreg"], ["tune", "logreg", "--param", "C=1"]])
 def test_cv_and_tune_in_a_read_only_folder_say_so_before_computing(command, tmp_path):
     folder = tmp_path / "models"
@@ -136,6 +138,7 @@ def test_a_file_named_search_in_the_models_folder(tmp_path, sample_data):
         cross_validate_model(make_store(tmp_path, sample_data), "logreg", cv=2, max_train=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv,message", [
     (["tune", "logreg", "--max-train", "3999", "--cv", "2"], "no stratified subset"),
     (["cv", "logreg", "--max-train", "3995"], "no stratified subset"),

@@ -113,8 +113,9 @@ def probe_scheduler(address: str, *, timeout: float = CLUSTER_TIMEOUT_S, securit
         ) from None
     except Exception as exc:  # noqa: BLE001 - refused, reset, TLS failure, garbage from a non-Dask server
         raise ClusterError(
-            f"could not talk to a Dask scheduler at {address!r} ({type(exc).__name__}: {exc}); check the address, "
-            "that a scheduler runs there and the TLS settings (DASK_TLS_*)."
+            f"could not talk to a Dask scheduler at {address!r} within {timeout:g} s ({type(exc).__name__}: {exc}); check "
+            "the address and the TLS settings (DASK_TLS_*), or start one (dask scheduler --host 127.0.0.1 --port 8786, "
+            "then dask worker tcp://127.0.0.1:8786)."
         ) from None
     if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
         raise ClusterError(f"{address!r} answered, but it is not a Dask scheduler ({str(reply)[:80]!r}).")

@@ -54,7 +54,7 @@ class ParamSpec:
         elif self.choices:
             parts += " or one of " + ", ".join(self.choices)
         if self.minimum is not None and self.maximum is not None:
-            parts += f" from {self.minimum:g} to {self.maximum:g}"
+            parts += f" >= {self.minimum:g} and <= {self.maximum:g}"
         elif self.minimum is not None:
             parts += f" >= {self.minimum:g}"
         if self.allow_none:
