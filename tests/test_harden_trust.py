@@ -185,7 +185,7 @@ def test_malformed_dask_addresses_fail_at_once(address, tmp_path, sample_data, c
     with pytest.raises(ClusterError, match="not a Dask scheduler address"):
         search(make_store(tmp_path, sample_data), "knn", grid=parse_grid("knn", TINY), folds=2, max_train=200,
                dask_address=address)
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 10  # no connection attempt, no 10 s wait
     time.sleep(0.5)
     assert "Traceback" not in capfd.readouterr().err
     with pytest.raises(ConfigError, match="DASK_SCHEDULER_ADDRESS"):
