@@ -596,18 +596,21 @@ class ArtifactStore:
     def save_predictions(self, record: ModelRecord, preds: TestPredictions) -> None:
         """Cache ``preds`` beside ``record``'s artifact, signed with this installation's key;
         silently skipped when the folder cannot be written (predictions are cheap to recompute)."""
-        path = self.record_paths(record).predictions
+        try:
+            self.write_predictions(self.record_paths(record).predictions, record, preds)
+        except (OSError, ArtifactError):  # read-only folder, a directory in the way: predictions stay uncached
+            pass
+
+    def write_predictions(self, path: Path, record: ModelRecord, preds: TestPredictions) -> None:
+        """Atomically write ``preds`` of ``record``'s model to ``path``, signed with this
+        installation's key (what :meth:`cached_predictions` reads back). Raises OSError."""
         fields = {
             "y_pred": np.asarray(preds.y_pred, dtype=np.int64), "scores": np.asarray(preds.scores, dtype=np.float64),
             "score_kind": np.str_(preds.score_kind), "predict_seconds": np.float64(preds.predict_seconds),
             "latency_ms": np.float64(preds.latency_ms), "test_fingerprint": np.str_(_test_fingerprint(self.data)),
             "model_sha256": np.str_(record.model_sha256),
         }
-        try:
-            signature = _sign_arrays(fields, self._signing_key())
-            atomic_save_npz(path, signature=np.str_(signature), **fields)
-        except (OSError, ArtifactError):  # read-only folder, a directory in the way: predictions stay uncached
-            pass
+        atomic_save_npz(path, signature=np.str_(_sign_arrays(fields, self._signing_key())), **fields)
 
     def cached_predictions(self, record: ModelRecord) -> TestPredictions | None:
         """The cached test-set predictions of ``record``'s artifact, without loading the model;
