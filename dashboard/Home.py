@@ -33,11 +33,16 @@ data = ws.data
 
 # ------------------------------------------------------------- train (first thing a user needs)
 statuses = statuses_or_stop(ws)
-missing = [s for s in statuses if not s.trained and not s.unavailable]
+models, problems = load_models(ws, statuses)
+writable = ws.store.writable()
+# trained but unloadable (corrupt, older library): in a writable folder the store removed them
+missing = [s for s in statuses if not s.unavailable and (not s.trained or s.name not in models)]
 unavailable = [s for s in statuses if s.unavailable]
 training = jobs.training_jobs(ws)
 running = [j for j in training if not j.state.finished]
 failed = [j for j in training if j.state == "failed" and jobs.job_model(j) in {s.name for s in missing}]
+retrain = (f"Press the Train button (or run `{train_hint()}`) to retrain it." if writable else
+           f"The models folder is read-only here: retrain it into a writable folder (`MODELS_DIR`) with `{train_hint()}`.")
 
 if running:
     names = ", ".join(j.label.removeprefix("Training ") for j in running)
@@ -49,7 +54,7 @@ if running:
 elif missing:
     labels = ", ".join(s.label for s in missing)
     st.info(f"**{len(missing)} of {len(statuses)} models are not trained yet:** {labels}.", icon=":material/info:")
-if missing:
+if missing and writable:
     if st.button(f"Train missing models ({len(missing)})", type="primary", key="train_missing", disabled=bool(running)):
         jobs.start_training(ws, [s.name for s in missing])
         st.rerun()
@@ -57,6 +62,9 @@ if missing:
         st.caption(
             f"Training runs in the background in the server process. From a terminal: `{train_hint()}`."
         )
+elif missing:
+    st.caption(f"The models folder `{models_path()}` is read-only for the app, so it cannot train here; "
+               f"train into a writable folder from a terminal: `{train_hint()}`, then point `MODELS_DIR` at it.")
 else:
     st.success("All models are trained for this data.", icon=":material/check_circle:")
 for status in unavailable:
@@ -90,11 +98,9 @@ with right:
 st.header("Models")
 for status in statuses:
     for problem in status.problems:
-        st.warning(f"{problem} Press the Train button (or run `{train_hint()}`) to retrain it.", icon=":material/warning:")
-
-models, problems = load_models(ws, statuses)
+        st.warning(f"{problem} {retrain}", icon=":material/warning:")
 for problem in problems:
-    st.warning(f"{problem} Press the Train button (or run `{train_hint()}`) to retrain it.", icon=":material/warning:")
+    st.warning(f"{problem} {retrain}", icon=":material/warning:")
 # The Digit inspector explains answers with each model's nearest training digits: build those
 # indexes in the background now, so the first explanation does not wait for them.
 jobs.start_neighbour_indexes(ws, models)

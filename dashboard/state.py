@@ -267,6 +267,8 @@ def label_fixes(ws: Workspace) -> Fixes:
     and return the label fixes the data layer should apply: the user's marks when it is on,
     none when it is off."""
     fixes, problem = marked_fixes(ws)
+    if problem:
+        st.sidebar.warning(f"Label marks ignored: {problem}", icon=":material/warning:")
 
     def parse(text: str) -> bool:
         if text not in ("0", "1"):
@@ -280,8 +282,7 @@ def label_fixes(ws: Workspace) -> Fixes:
              f"fixed ({len(fixes)} marked wrong for this data).",
     )
     if on:
-        st.sidebar.caption(f"Metrics use {len(fixes)} corrected test label{'s' if len(fixes) != 1 else ''}."
-                           + (f" The marks cannot be read: {problem}" if problem else ""))
+        st.sidebar.caption(f"Metrics use {len(fixes)} corrected test label{'s' if len(fixes) != 1 else ''}.")
     return fixes if on else ()
 
 

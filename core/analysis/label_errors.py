@@ -167,9 +167,13 @@ def out_of_fold_probabilities(
     spec = get_spec(name)
     if not spec.has_proba:
         raise OptionsError(f"model {name!r} gives decision scores, not probabilities; use e.g. logreg, knn or mlp.")
-    if folds < 2:
-        raise OptionsError(f"folds={folds}; cross-validation needs at least 2.")
     y = np.asarray(y, dtype=np.int64)
+    smallest = int(np.unique(y, return_counts=True)[1].min()) if len(y) else 0
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or not 2 <= folds <= min(smallest, 100):
+        raise OptionsError(
+            f"folds={folds}: stratified cross-validation needs from 2 to {min(smallest, 100)} folds here (the rarest "
+            f"digit has {smallest} examples, and more than 100 folds only multiply the work); e.g. --folds 5."
+        )
     probs = np.zeros((len(y), 10))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
     for k, (fit_idx, held_idx) in enumerate(cv.split(X, y)):

@@ -37,12 +37,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 
 from core.data.sources import MnistData
-from core.errors import ClusterError, MissingExtraError, OptionsError
+from core.errors import ClusterError, ConfigError, MissingExtraError, OptionsError
 from core.models.catalog import CATALOG_VERSION, MODEL_NAMES, build_pipeline, get_spec
 from core.models.grids import default_grid, pipeline_path, validate_grid
 from core.progress import report
 from core.store.artifacts import ArtifactStore
-from core.store.records import TrainOptions, jsonable
+from core.store.records import TrainOptions, check_seed, jsonable
 from core.store.searches import (
     CvResult,
     SearchResult,
@@ -53,6 +53,7 @@ from core.store.searches import (
     searches_of,
     write_search,
 )
+from core.store.settings import parse_dask_address
 
 __all__ = [
     "CLUSTER_TIMEOUT_S",
@@ -62,6 +63,7 @@ __all__ = [
     "cross_validate_model",
     "cv_columns",
     "latest_options",
+    "probe_scheduler",
     "search",
 ]
 
@@ -84,17 +86,61 @@ def _import_distributed():
     return distributed
 
 
+async def _identity(address: str, timeout: float, security) -> dict:
+    from distributed.comm import connect
+
+    kwargs = security.get_connection_args("client") if security is not None else {}
+    comm = await connect(address, timeout=timeout, **kwargs)
+    try:
+        await comm.write({"op": "identity"})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
+def probe_scheduler(address: str, *, timeout: float = CLUSTER_TIMEOUT_S, security=None) -> dict:
+    """The identity of the Dask scheduler at ``address`` (a dict), asked with a hard deadline of
+    ``timeout`` seconds: a silent listener or a server that is not a Dask scheduler fails fast
+    (ClusterError naming the address) instead of hanging the client's handshake."""
+    import asyncio
+
+    try:
+        reply = asyncio.run(asyncio.wait_for(_identity(address, timeout, security), timeout))
+    except TimeoutError as exc:
+        raise ClusterError(
+            f"the Dask scheduler at {address!r} did not answer within {timeout:g} s ({exc or 'no reply'}); start one "
+            "(dask scheduler --host 127.0.0.1 --port 8786, then dask worker tcp://127.0.0.1:8786) or run on this machine."
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - refused, reset, TLS failure, garbage from a non-Dask server
+        raise ClusterError(
+            f"could not talk to a Dask scheduler at {address!r} within {timeout:g} s ({type(exc).__name__}: {exc}); check "
+            "the address and the TLS settings (DASK_TLS_*), or start one (dask scheduler --host 127.0.0.1 --port 8786, "
+            "then dask worker tcp://127.0.0.1:8786)."
+        ) from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise ClusterError(f"{address!r} answered, but it is not a Dask scheduler ({str(reply)[:80]!r}).")
+    return reply
+
+
 @contextmanager
-def _engine(dask_address: str | None, *, timeout: float = CLUSTER_TIMEOUT_S) -> Iterator[tuple[str, int]]:
-    """Run joblib work inside on local cores, or on the Dask scheduler at ``dask_address``.
-    Yields a description and the number of parallel slots. The client is always closed."""
+def _engine(dask_address: str | None, *, timeout: float = CLUSTER_TIMEOUT_S, security=None) -> Iterator[tuple[str, int]]:
+    """Run joblib work inside on local cores, or on the Dask scheduler at ``dask_address``
+    (with ``security``, a ``distributed.security.Security`` for TLS). Yields a description and
+    the number of parallel slots. The client is always closed.
+
+    A Dask cluster is trusted code: results come back as pickles, so whoever controls the
+    scheduler or a worker runs code in this process. Only server configuration picks it."""
     if not dask_address:
         yield f"local joblib, {joblib.cpu_count()} cores", joblib.cpu_count()
         return
     distributed = _import_distributed()
-    address = dask_address.strip()
     try:
-        client = distributed.Client(address, timeout=f"{timeout}s", set_as_default=False)
+        address = parse_dask_address(dask_address, "the Dask scheduler address")
+    except ConfigError as exc:
+        raise ClusterError(str(exc)) from None
+    probe_scheduler(address, timeout=timeout, security=security)
+    try:
+        client = distributed.Client(address, timeout=f"{timeout}s", set_as_default=False, security=security)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
         raise ClusterError(
             f"the Dask scheduler at {address!r} did not answer within {timeout:g} s ({type(exc).__name__}: {exc}); "
@@ -153,6 +199,12 @@ def _subset(data: MnistData, max_train: int | None, folds: int, random_state: in
             raise OptionsError(f"max_train={max_train!r} is not a positive number of training digits.")
         if max_train < len(y):
             n_classes = len(np.unique(y))
+            if len(y) - max_train < n_classes:
+                raise OptionsError(
+                    f"max_train={max_train} would leave out only {len(y) - max_train} of the {len(y):,} training digits, "
+                    f"fewer than one per class ({n_classes}), so no stratified subset exists; use at most "
+                    f"{len(y) - n_classes}, or all {len(y):,} ('all')."
+                )
             if max_train < n_classes * folds:
                 raise OptionsError(
                     f"max_train={max_train} is too small for {folds}-fold stratified CV: each of the {n_classes} "
@@ -167,6 +219,20 @@ def _subset(data: MnistData, max_train: int | None, folds: int, random_state: in
             f"{folds}-fold stratified CV needs at least {folds}: use a larger subset or fewer folds."
         )
     return X, y
+
+
+def _check_sizes(name: str, grid: dict[str, list[Any]], options: dict[str, Any], *, n_fit: int) -> None:
+    """Grid values that cannot work on folds of ``n_fit`` training digits (more PCA components or
+    neighbours than digits) as an OptionsError before any fitting."""
+    limits = {"pca": min(784, n_fit), "n_neighbors": n_fit}
+    for param, limit in limits.items():
+        values = list(grid.get(param, [])) or ([options["params"][param]] if param in options["params"] else [])
+        too_big = [v for v in values if isinstance(v, int) and v > limit]
+        if too_big:
+            raise OptionsError(
+                f"{name}: {param}={too_big[0]} is more than the {limit:,} training digits in each fold"
+                f"{' (or the 784 pixels)' if param == 'pca' else ''}; use at most {limit:,}, or a larger subset."
+            )
 
 
 def _single_threaded(pipeline):
@@ -187,10 +253,13 @@ def _run(
     random_state: int,
     dask_address: str | None,
     force: bool,
+    dask_security=None,
 ) -> SearchResult:
     spec = get_spec(name)
     data = store.data
+    check_seed(random_state)
     X, y = _subset(data, max_train, folds, random_state)
+    _check_sizes(name, grid, options, n_fit=len(y) - -(-len(y) // folds))
     key = search_key(kind, name, grid, options, folds, len(y), random_state, data.fingerprint)
     path = search_path(store, name, key)
     if not force:
@@ -199,6 +268,7 @@ def _run(
             hit.from_cache = True
             report(1.0, f"cached: {hit.n_fits} fits")
             return hit
+    store.check_writable(path)  # a read-only folder is said before minutes of fitting, not after
     fixed = {k: v for k, v in options["params"].items() if k not in grid}
     pipeline = _single_threaded(build_pipeline(name, deskew=options["deskew"], augment=options["augment"],
                                                params=fixed, random_state=random_state))
@@ -207,7 +277,7 @@ def _run(
     n_candidates = math.prod(len(v) for v in grid.values())
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
     start = time.perf_counter()
-    with _engine(dask_address) as (engine, slots):
+    with _engine(dask_address, security=dask_security) as (engine, slots):
         chunk = max(1, math.ceil(2 * slots / folds))
         searcher = _ChunkedGridSearchCV(pipeline, param_grid, chunk=chunk, cv=cv, scoring="accuracy",
                                         n_jobs=-1, refit=False, error_score="raise")
@@ -252,6 +322,7 @@ def search(
     max_train: int | None = DEFAULT_MAX_TRAIN,
     random_state: int = 0,
     dask_address: str | None = None,
+    dask_security=None,
     force: bool = False,
 ) -> SearchResult:
     """Grid search for catalog model ``name`` with stratified ``folds``-fold CV on a stratified
@@ -267,7 +338,7 @@ def search(
     checked = validate_grid(name, default_grid(name) if grid is None else grid)
     options = {"deskew": get_spec(name).deskew, "augment": "none", "params": {}}
     return _run("search", name, checked, store, options=options, folds=folds, max_train=max_train,
-                random_state=random_state, dask_address=dask_address, force=force)
+                random_state=random_state, dask_address=dask_address, dask_security=dask_security, force=force)
 
 
 def _cv_options(name: str, options: TrainOptions | None) -> dict[str, Any]:
@@ -287,6 +358,7 @@ def cross_validate_model(
     max_train: int | None = None,
     random_state: int = 0,
     dask_address: str | None = None,
+    dask_security=None,
     force: bool = False,
 ) -> CvResult:
     """Mean and std of the stratified ``cv``-fold CV accuracy of model ``name`` with ``options``
@@ -295,7 +367,7 @@ def cross_validate_model(
     get_spec(name)
     opts = _cv_options(name, options)
     result = _run("cv", name, {}, store, options=opts, folds=cv, max_train=max_train, random_state=random_state,
-                  dask_address=dask_address, force=force)
+                  dask_address=dask_address, dask_security=dask_security, force=force)
     return _cv_result(result)
 
 

@@ -11,7 +11,9 @@ from tqdm import tqdm
 
 from core.analysis.tune import DEFAULT_FOLDS, DEFAULT_MAX_TRAIN
 from core.data.sources import SOURCES
-from core.store.settings import Settings
+from core.errors import ConfigError
+from core.store.records import MAX_SEED
+from core.store.settings import Settings, parse_dask_address
 from core.store.workspace import Workspace, open_workspace
 
 __all__ = [
@@ -46,15 +48,26 @@ def workspace_from_args(args: argparse.Namespace, *, problem: Callable[[str], No
 
 
 def max_train_arg(text: str) -> int | None:
-    """``all`` (or 0) for the whole training set, else a positive number of digits."""
-    if text.strip().lower() in ("all", "0"):
+    """``all`` for the whole training set, else a positive number of digits."""
+    if text.strip().lower() == "all":
         return None
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of digits or 'all'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative; give a number of digits or 'all'")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of digits; give one, or 'all' for all")
+    return value
+
+
+def seed_arg(text: str) -> int:
+    """A random_state from 0 to 2**32 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; use a seed from 0 to {MAX_SEED}")
     return value
 
 
@@ -67,7 +80,7 @@ def add_engine_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--dask", metavar="ADDRESS",
                    help="run the fits on this Dask scheduler, e.g. tcp://127.0.0.1:8786 (default: $DASK_SCHEDULER_ADDRESS)")
     g.add_argument("--local", action="store_true", help="run on this machine even if DASK_SCHEDULER_ADDRESS is set")
-    p.add_argument("--seed", type=int, default=0, help="random_state for the subset and the folds (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="random_state for the subset and the folds (default 0)")
     p.add_argument("--force", action="store_true", help="recompute even when the result is cached")
 
 
@@ -75,7 +88,11 @@ def dask_address(args: argparse.Namespace, settings: Settings) -> str | None:
     """--dask, else the settings' scheduler ($DASK_SCHEDULER_ADDRESS) unless --local."""
     if args.local:
         return None
-    return (args.dask or "").strip() or settings.dask_address
+    if args.dask is not None:
+        if not args.dask.strip():
+            raise ConfigError("--dask is empty; give tcp://HOST:PORT, or --local to run on this machine.")
+        return parse_dask_address(args.dask, "--dask")
+    return settings.dask_address
 
 
 class FitsBar:

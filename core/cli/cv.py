@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             with reporting(bar):
                 result = cross_validate_model(ws.store, name, options=options, cv=args.cv, max_train=args.max_train,
-                                              random_state=args.seed, dask_address=address, force=args.force)
+                                              random_state=args.seed, dask_address=address, force=args.force,
+                                              dask_security=ws.settings.dask_security() if address else None)
         finally:
             bar.close()
         rows.append({"model": get_spec(name).label, "variant": "trained" if options else "catalog defaults",

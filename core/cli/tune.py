@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with reporting(bar):
             result = search(store, args.model, grid=grid, folds=args.cv, max_train=args.max_train,
-                            random_state=args.seed, dask_address=address, force=args.force)
+                            random_state=args.seed, dask_address=address,
+                            dask_security=ws.settings.dask_security() if address else None, force=args.force)
     finally:
         bar.close()
     where = f"cached result ({result.path})" if result.from_cache else f"{result.seconds:.1f} s on {result.engine}"

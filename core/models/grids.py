@@ -43,6 +43,7 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     allow_none: bool = False
     minimum: float | None = None
+    maximum: float | None = None
     help: str = ""
 
     def describe(self) -> str:
@@ -52,7 +53,9 @@ class ParamSpec:
             parts += " " + ", ".join(self.choices)
         elif self.choices:
             parts += " or one of " + ", ".join(self.choices)
-        if self.minimum is not None:
+        if self.minimum is not None and self.maximum is not None:
+            parts += f" >= {self.minimum:g} and <= {self.maximum:g}"
+        elif self.minimum is not None:
             parts += f" >= {self.minimum:g}"
         if self.allow_none:
             parts += " or None"
@@ -78,7 +81,7 @@ class ParamSpec:
                     raise ValueError(raw)
             elif self.kind == "layers":
                 value = tuple(int(part) for part in raw.lower().split("x"))
-                if not value or min(value) < 1:
+                if not value or min(value) < 1 or len(value) > 8 or (self.maximum is not None and max(value) > self.maximum):
                     raise ValueError(raw)
                 return value
             else:
@@ -87,6 +90,8 @@ class ParamSpec:
             raise bad from None
         if self.minimum is not None and value < self.minimum:
             raise bad
+        if self.maximum is not None and value > self.maximum:
+            raise bad
         return value
 
 
@@ -94,33 +99,35 @@ def _p(name: str, kind: str, default: Sequence[Any], **kw) -> ParamSpec:
     return ParamSpec(name, kind, tuple(default), **kw)
 
 
-_C = _p("C", "float", (1.0, 10.0, 30.0), minimum=1e-12, help="SVM/logistic regularisation (larger: less)")
-_GAMMA = _p("gamma", "float", ("scale", 0.01, 0.05), choices=("scale", "auto"), minimum=1e-12,
+_C = _p("C", "float", (1.0, 10.0, 30.0), minimum=1e-12, maximum=1e12, help="SVM/logistic regularisation (larger: less)")
+_GAMMA = _p("gamma", "float", ("scale", 0.01, 0.05), choices=("scale", "auto"), minimum=1e-12, maximum=1e6,
             help="RBF kernel width")
-_PCA = lambda default: _p("pca", "int", default, minimum=1, help="PCA components")
+_PCA = lambda default: _p("pca", "int", default, minimum=1, maximum=784, help="PCA components (at most 784 pixels)")
 
 #: model name -> its tunable parameters, default values included. A catalog model without an
 #: entry (e.g. ``cnn`` until it gets one) cannot be searched; add a tuple here to change that.
 GRIDS: dict[str, tuple[ParamSpec, ...]] = {
-    "sgd": (_p("alpha", "float", (1e-5, 1e-4, 1e-3), minimum=0, help="L2 penalty"),),
-    "logreg": (_p("C", "float", (0.1, 1.0, 10.0), minimum=1e-12, help="inverse regularisation"),),
+    "sgd": (_p("alpha", "float", (1e-5, 1e-4, 1e-3), minimum=0, maximum=1e6, help="L2 penalty"),),
+    "logreg": (_p("C", "float", (0.1, 1.0, 10.0), minimum=1e-12, maximum=1e12, help="inverse regularisation"),),
     "random_forest": (
-        _p("n_estimators", "int", (25, 50, 100), minimum=1, help="trees"),
-        _p("max_features", "float", ("sqrt", 0.1), choices=("sqrt", "log2"), allow_none=True, minimum=1e-9,
+        _p("n_estimators", "int", (25, 50, 100), minimum=1, maximum=2000, help="trees"),
+        _p("max_features", "float", ("sqrt", 0.1), choices=("sqrt", "log2"), allow_none=True, minimum=1e-9, maximum=1.0,
            help="features per split (fraction, sqrt, log2, None: all)"),
     ),
     "knn": (
-        _p("n_neighbors", "int", (1, 3, 4, 6), minimum=1, help="k"),
+        _p("n_neighbors", "int", (1, 3, 4, 6), minimum=1, maximum=1000, help="k"),
         _p("weights", "str", ("uniform", "distance"), choices=("uniform", "distance")),
         _PCA((35, 50)),
     ),
     "svc_ovo": (_C, _GAMMA, _PCA((50,))),
     "svc_ovr": (_C, _GAMMA, _PCA((40,))),
     "mlp": (
-        _p("hidden_layer_sizes", "layers", ((128,), (256,)), help="hidden layer sizes, e.g. 256 or 256x128"),
-        _p("alpha", "float", (1e-4, 1e-3), minimum=0, help="L2 penalty"),
+        _p("hidden_layer_sizes", "layers", ((128,), (256,)), maximum=4096, help="hidden layer sizes, e.g. 256 or 256x128"),
+        _p("alpha", "float", (1e-4, 1e-3), minimum=0, maximum=1e6, help="L2 penalty"),
     ),
 }
+#: The most candidates one search evaluates (each is ``folds`` fits).
+MAX_CANDIDATES = 500
 TUNABLE_MODELS: tuple[str, ...] = tuple(n for n in MODEL_NAMES if n in GRIDS)
 
 
@@ -194,6 +201,12 @@ def validate_grid(name: str, grid: dict[str, Sequence[Any]]) -> dict[str, list[A
         if not values:
             raise OptionsError(f"{name}: the grid has no values for {param}; give at least one.")
         checked[param] = [specs[param].parse(format_value(v), model=name) for v in values]
+    n_candidates = math.prod(len(v) for v in checked.values())
+    if n_candidates > MAX_CANDIDATES:
+        raise OptionsError(
+            f"{name}: the grid has {n_candidates:,} candidates ({' x '.join(str(len(v)) for v in checked.values())}); "
+            f"at most {MAX_CANDIDATES} are searched at once. Give fewer values per parameter."
+        )
     return checked
 
 

@@ -35,7 +35,7 @@ from filelock import FileLock
 
 from core.data.sources import fingerprint_arrays
 from core.errors import ArtifactError
-from core.fileio import atomic_save_npz, atomic_write_bytes
+from core.fileio import atomic_write_bytes
 from core.models.catalog import MODEL_NAMES
 from core.models.onnx_model import LAYOUTS, MAX_FILE_BYTES, ModelImportError, OnnxClassifier, choose_scale, detect_output_kind
 from core.models.predict import TestPredictions, compute_predictions
@@ -226,9 +226,7 @@ def _write(store, record: ImportedRecord, payload: bytes, preds: TestPredictions
             if paths.record.exists():
                 raise ModelImportError(f"the name {record.name!r} is already taken; choose another or delete it first.")
             atomic_write_bytes(paths.model, payload)
-            atomic_save_npz(paths.predictions, y_pred=preds.y_pred, scores=preds.scores, score_kind=str(preds.score_kind),
-                            predict_seconds=preds.predict_seconds, latency_ms=preds.latency_ms,
-                            test_fingerprint=_test_fingerprint(store), model_sha256=record.model_sha256)
+            store.write_predictions(paths.predictions, record, preds)  # signed like every cached prediction
             atomic_write_bytes(paths.record, json.dumps(raw, indent=2).encode())  # the commit point
     except OSError as exc:
         raise store.write_error(exc) from exc

@@ -6,6 +6,7 @@ Plain dataclasses and their validation; no file I/O. A record is data read from 
 
 from __future__ import annotations
 
+import math
 import platform
 import re
 from dataclasses import dataclass, field, fields
@@ -267,12 +268,45 @@ def validate_record(raw: Any) -> ModelRecord:
         raise ValueError("record model_sha256 or signature is not a hex SHA-256")
     if not 0 <= raw["random_state"] <= MAX_SEED:
         raise ValueError(f"record random_state {raw['random_state']} is out of range")
+    for name, low, high in _RANGES:
+        value = raw[name]
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ValueError(f"record {name} {str(value)[:40]} is out of range ({low:g} to {high:g})")
+    if opts["max_train"] is not None and not MIN_TRAIN <= opts["max_train"] <= _MAX_DIGITS:
+        raise ValueError(f"record option max_train {str(opts['max_train'])[:40]} is out of range")
+    for text_field in ("label", "data_source", "data_fingerprint"):
+        if len(raw[text_field]) > 200:
+            raise ValueError(f"record {text_field} is longer than 200 characters")
+    if len(raw["versions"]) > 20 or any(len(k) > 40 or len(v) > 80 for k, v in raw["versions"].items()):
+        raise ValueError("record versions are too long")
+    _check_params(opts["params"])
     try:
         datetime.fromisoformat(raw["trained_at"])
     except ValueError:
         raise ValueError(f"record trained_at {raw['trained_at']!r} is not an ISO timestamp") from None
     return ModelRecord(**raw)
 
+
+
+#: Numeric record fields and their plausible range (a signed record can still be absurd).
+_MAX_DIGITS = 10**8
+_RANGES = (("n_train", 1, _MAX_DIGITS), ("fit_seconds", 0, 1e8), ("model_bytes", 0, 10**12))
+
+
+def _check_params(params: dict[str, Any]) -> None:
+    """Model parameters in a record: short names, JSON scalars or short lists of them, finite."""
+    if len(params) > 50:
+        raise ValueError("record option params has more than 50 entries")
+    for key, value in params.items():
+        items = value if isinstance(value, list) else [value]
+        if len(key) > 60 or len(items) > 20:
+            raise ValueError(f"record option params entry {key[:60]!r} is too long")
+        for item in items:
+            if item is None or isinstance(item, bool) or (isinstance(item, str) and len(item) <= 60):
+                continue
+            if isinstance(item, (int, float)) and math.isfinite(item) and abs(item) <= 1e12:
+                continue
+            raise ValueError(f"record option params {key[:60]}={str(item)[:40]} is not a plausible value")
 
 
 def check_seed(random_state: Any) -> None:

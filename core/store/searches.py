@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ from core.models.grids import GRIDS, format_value
 from core.store.artifacts import ArtifactStore
 from core.store.records import jsonable
 
-__all__ = ["RESULT_FORMAT", "CvResult", "SearchResult", "read_search", "search_key", "search_path", "searches_of", "write_search"]
+__all__ = ["RESULT_FORMAT", "validate_result", "CvResult", "SearchResult", "read_search", "search_key", "search_path", "searches_of", "write_search"]
 
 RESULT_FORMAT = 1
 
@@ -101,9 +104,10 @@ class SearchResult:
 
     @classmethod
     def from_json(cls, payload: bytes | str) -> SearchResult:
-        raw = json.loads(payload)
-        if raw.get("format") != RESULT_FORMAT:
-            raise ValueError(f"result format {raw.get('format')!r}, expected {RESULT_FORMAT}")
+        """A result from its JSON; ValueError or TypeError names the first bad field."""
+        if len(payload) > MAX_RESULT_BYTES:
+            raise ValueError(f"the file is {len(payload) / 1e6:.1f} MB, more than a result can be")
+        raw = validate_result(json.loads(payload))
         result = cls(**raw)
         # JSON turned tuples (hidden layer sizes) into lists: restore the parameters' types
         specs = {p.name: p for p in GRIDS.get(result.name, ())}
@@ -116,6 +120,77 @@ class SearchResult:
         result.rows = [{k: (restore(k, v) if k in result.grid else v) for k, v in row.items()} for row in result.rows]
         return result
 
+
+
+MAX_RESULT_BYTES = 5_000_000
+_RESULT_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "label": (str,), "grid": (dict,), "rows": (list,), "best_params": (dict,),
+    "best_accuracy": (int, float), "best_std": (int, float), "folds": (int,), "n_train": (int,),
+    "random_state": (int,), "options": (dict,), "engine": (str,), "seconds": (int, float), "key": (str,),
+    "data_fingerprint": (str,), "created_at": (str,), "versions": (dict,), "kind": (str,), "format": (int,),
+}
+
+
+def _scalar(value: Any) -> bool:
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and len(value) <= 60):
+        return True
+    if isinstance(value, (int, float)):
+        return math.isfinite(value) and abs(value) <= 1e12
+    return isinstance(value, list) and len(value) <= 8 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+
+def validate_result(raw: Any) -> dict[str, Any]:
+    """A search or CV result's parsed JSON, checked field by field like a model record
+    (types, ranges, row shape); ValueError or TypeError names the first bad field."""
+    if not isinstance(raw, dict):
+        raise TypeError(f"the result is a JSON {type(raw).__name__}, not an object")
+    if raw.get("format") != RESULT_FORMAT:
+        raise ValueError(f"result format {str(raw.get('format'))[:20]!r}, expected {RESULT_FORMAT}")
+    unknown, missing = sorted(set(raw) - set(_RESULT_TYPES)), sorted(set(_RESULT_TYPES) - set(raw))
+    if unknown or missing:
+        raise ValueError(f"result fields: missing {missing or 'none'}, unexpected {unknown or 'none'}")
+    for name, types in _RESULT_TYPES.items():
+        if isinstance(raw[name], bool) or not isinstance(raw[name], types):
+            raise TypeError(f"result field {name!r} is {str(raw[name])[:40]!r}, not a {' or '.join(t.__name__ for t in types)}")
+    if raw["kind"] not in ("search", "cv"):
+        raise ValueError(f"result kind {raw['kind'][:20]!r} is not search or cv")
+    for name in ("best_accuracy", "best_std"):
+        if not (math.isfinite(raw[name]) and 0 <= raw[name] <= 1):
+            raise ValueError(f"result {name} {raw[name]} is not a fraction")
+    if not (2 <= raw["folds"] <= 1000 and 1 <= raw["n_train"] <= 10**8 and 0 <= raw["random_state"] < 2**32
+            and math.isfinite(raw["seconds"]) and 0 <= raw["seconds"] < 1e8):
+        raise ValueError("result folds, n_train, random_state or seconds is out of range")
+    try:
+        datetime.fromisoformat(raw["created_at"])
+    except ValueError:
+        raise ValueError(f"result created_at {raw['created_at'][:40]!r} is not an ISO timestamp") from None
+    if not all(isinstance(k, str) and isinstance(v, str) and len(v) < 80 for k, v in raw["versions"].items()):
+        raise ValueError("result versions are not name: version strings")
+    grid = raw["grid"]
+    if len(grid) > 10 or not all(isinstance(k, str) and isinstance(v, list) and len(v) <= 1000 and all(map(_scalar, v))
+                                 for k, v in grid.items()):
+        raise ValueError("result grid is not parameter: list of values")
+    if not all(isinstance(k, str) and _scalar(v) for k, v in raw["best_params"].items()) or set(raw["best_params"]) != set(grid):
+        raise ValueError("result best_params do not match its grid")
+    opts = raw["options"]
+    if (set(opts) != {"deskew", "augment", "params"} or not isinstance(opts["deskew"], bool)
+            or not isinstance(opts["augment"], str) or not isinstance(opts["params"], dict)
+            or not all(isinstance(k, str) and _scalar(v) for k, v in opts["params"].items())):
+        raise ValueError("result options are not deskew, augment, params")
+    if not raw["rows"] or len(raw["rows"]) > 100_000:
+        raise ValueError("result has no rows, or too many")
+    numbers = ("mean_accuracy", "std_accuracy", "mean_fit_s")
+    for row in raw["rows"]:
+        if not isinstance(row, dict) or set(row) != {*grid, *numbers, "rank"}:
+            raise ValueError("a result row does not have the grid's parameters, accuracy, std, fit time and rank")
+        if not all(_scalar(row[p]) for p in grid):
+            raise ValueError("a result row has an implausible parameter value")
+        if not all(isinstance(row[n], (int, float)) and not isinstance(row[n], bool) and math.isfinite(row[n]) and
+                   0 <= row[n] <= (1 if n != "mean_fit_s" else 1e8) for n in numbers):
+            raise ValueError("a result row's accuracy, std or fit time is out of range")
+        if isinstance(row["rank"], bool) or not isinstance(row["rank"], int) or not 1 <= row["rank"] <= len(raw["rows"]):
+            raise ValueError("a result row's rank is out of range")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -144,14 +219,32 @@ def search_path(store: ArtifactStore, name: str, key: str) -> Path:
     return store.side_path("search", f"{name}-{key}")
 
 
-def read_search(path: Path) -> SearchResult | None:
-    """The result at ``path``, or None if it is absent or unusable."""
+def read_search(path: Path, *, problem: Callable[[str], None] | None = None) -> SearchResult | None:
+    """The result at ``path``, or None if it is absent or unusable (then ``problem``, if given,
+    hears why: the file is ignored)."""
     try:
+        st = path.stat()
+        ident = (st.st_ino, st.st_size, st.st_mtime_ns)
+        cached = _read_cache.get(str(path))
+        if cached is not None and cached[0] == ident:  # unchanged since the last read: no parsing per rerun
+            return replace(cached[1], rows=[dict(r) for r in cached[1].rows])
+        if st.st_size > MAX_RESULT_BYTES:
+            raise ValueError(f"the file is larger than {MAX_RESULT_BYTES / 1e6:.0f} MB")
         result = SearchResult.from_json(path.read_bytes())
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, UnicodeDecodeError) as exc:
+        if problem is not None and not isinstance(exc, NotADirectoryError):
+            problem(f"search result {path.name} is unusable ({str(exc)[:200]}); it is ignored.")
         return None
     result.path = str(path)
+    if len(_read_cache) > 1000:
+        _read_cache.clear()
+    _read_cache[str(path)] = (ident, replace(result, rows=[dict(r) for r in result.rows]))
     return result
+
+
+_read_cache: dict[str, tuple[tuple[int, int, int], SearchResult]] = {}
 
 
 def write_search(result: SearchResult, path: Path) -> None:
@@ -183,7 +276,7 @@ def searches_of(store: ArtifactStore, name: str) -> list[SearchResult]:
     folder = search_path(store, name, "any").parent
     found = []
     for path in sorted(folder.glob(f"{name}-*-{store.data.fingerprint}.json")):
-        result = read_search(path)
+        result = read_search(path, problem=store.report_problem)
         if result is not None:
             found.append(result)
     return found

@@ -3,10 +3,15 @@ everything below receives a Workspace built from them.
 
 ``MNIST_SOURCE`` (auto, idx, openml, sample; surrounding blanks ignored), ``MNIST_DIR`` (a
 folder of IDX files), ``MODELS_DIR`` (the artifact folder, default ``./models``) and
-``DASK_SCHEDULER_ADDRESS`` (a Dask scheduler for hyperparameter search) and
+``DASK_SCHEDULER_ADDRESS`` (the Dask scheduler for hyperparameter search; more to choose from
+in ``DASK_SCHEDULER_ADDRESSES``, comma-separated; ``DASK_TLS_CA_FILE``, ``DASK_TLS_CERT`` and
+``DASK_TLS_KEY`` make the connection TLS with those files) and
 ``MNIST_DASHBOARD_KEY_FILE`` (the key that signs trained artifacts; default
 ``$XDG_CONFIG_HOME/mnist-dashboard/signing.key``, else ``~/.config/mnist-dashboard/signing.key``).
 Reading settings never creates or touches a folder.
+
+A Dask scheduler runs code in this process (results come back as pickles), so its address is
+server configuration only: the app offers the configured addresses, never a free text field.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pathlib import Path
 from core.data.sources import parse_source
 from core.errors import ConfigError
 
-__all__ = ["DEFAULT_MODELS_DIR", "KEY_FILE_ENV", "Settings", "default_key_file"]
+__all__ = ["DEFAULT_MODELS_DIR", "KEY_FILE_ENV", "Settings", "default_key_file", "parse_dask_address"]
 
 DEFAULT_MODELS_DIR = "models"
 KEY_FILE_ENV = "MNIST_DASHBOARD_KEY_FILE"
@@ -42,6 +47,50 @@ def _folder(value: str | None, what: str) -> Path | None:
     return Path(value.strip()).expanduser()
 
 
+_DASK_SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
+
+
+def parse_dask_address(value: str, what: str = "DASK_SCHEDULER_ADDRESS") -> str:
+    """``value`` as a Dask scheduler address (``tcp://host:port``, ``tls://host:port``, or
+    ``host:port`` meaning tcp); ConfigError names a malformed one (no host, no port, http://...)."""
+    text = value.strip()
+    if "://" not in text:
+        text = "tcp://" + text
+    scheme, _, rest = text.partition("://")
+    host, sep, port = rest.rpartition(":")
+    if (scheme not in _DASK_SCHEMES or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536
+            or any(c in rest for c in "/?#@ ")):
+        raise ConfigError(
+            f"{what}={value!r} is not a Dask scheduler address; give tcp://HOST:PORT or tls://HOST:PORT "
+            "(e.g. tcp://127.0.0.1:8786)."
+        )
+    return text
+
+
+def _addresses(env: Mapping[str, str]) -> tuple[str, ...]:
+    out: list[str] = []
+    first = (env.get("DASK_SCHEDULER_ADDRESS") or "").strip()
+    if first:
+        out.append(parse_dask_address(first))
+    for item in (env.get("DASK_SCHEDULER_ADDRESSES") or "").split(","):
+        if item.strip():
+            address = parse_dask_address(item, "DASK_SCHEDULER_ADDRESSES")
+            if address not in out:
+                out.append(address)
+    return tuple(out)
+
+
+def _tls(env: Mapping[str, str]) -> tuple[Path, Path, Path] | None:
+    names = ("DASK_TLS_CA_FILE", "DASK_TLS_CERT", "DASK_TLS_KEY")
+    values = [(env.get(n) or "").strip() for n in names]
+    if not any(values):
+        return None
+    missing = [n for n, v in zip(names, values) if not v]
+    if missing:
+        raise ConfigError(f"Dask TLS needs all of {', '.join(names)}; {', '.join(missing)} is not set.")
+    return tuple(Path(v).expanduser() for v in values)  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where data and models come from. Build with :meth:`from_env`, override with :meth:`with_`."""
@@ -51,6 +100,22 @@ class Settings:
     models_dir: Path = Path(DEFAULT_MODELS_DIR)
     dask_address: str | None = None
     key_file: Path | None = None
+    #: every configured scheduler (the app offers these; ``dask_address`` is the first)
+    dask_addresses: tuple[str, ...] = ()
+    #: (CA file, client certificate, client key) for TLS to the scheduler, or None
+    dask_tls: tuple[Path, Path, Path] | None = None
+
+    def dask_security(self):
+        """A ``distributed.security.Security`` for the configured TLS files (None without TLS)."""
+        if self.dask_tls is None:
+            return None
+        from distributed.security import Security
+
+        for path in self.dask_tls:
+            if not path.is_file():
+                raise ConfigError(f"the Dask TLS file {str(path)!r} (DASK_TLS_*) does not exist or is not a file.")
+        ca, cert, key = (str(p) for p in self.dask_tls)
+        return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
 
     @property
     def signing_key_file(self) -> Path:
@@ -62,11 +127,14 @@ class Settings:
         """Settings from ``environ`` (default ``os.environ``); ConfigError names a bad variable."""
         env = os.environ if environ is None else environ
         models = env.get("MODELS_DIR")
+        addresses = _addresses(env)
         return cls(
             source=parse_source(env.get("MNIST_SOURCE")),
             mnist_dir=Path(env["MNIST_DIR"].strip()).expanduser() if (env.get("MNIST_DIR") or "").strip() else None,
             models_dir=_folder(models, "MODELS_DIR") if models else Path(DEFAULT_MODELS_DIR),
-            dask_address=(env.get("DASK_SCHEDULER_ADDRESS") or "").strip() or None,
+            dask_address=addresses[0] if addresses else None,
+            dask_addresses=addresses,
+            dask_tls=_tls(env),
             key_file=(_folder(env[KEY_FILE_ENV], KEY_FILE_ENV) if env.get(KEY_FILE_ENV) is not None
                       else default_key_file(env)),
         )

@@ -12,6 +12,7 @@ import hmac
 import json
 import os
 import secrets
+import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,27 +20,91 @@ from typing import Any
 from core.errors import ArtifactError
 from core.store.records import jsonable
 
-__all__ = ["canonical", "load_signing_key", "sign"]
+__all__ = ["canonical", "check_key_placement", "load_signing_key", "sign"]
 
 
 
-_key_cache: dict[Path, bytes] = {}
+_key_cache: dict[Path, tuple[tuple[int, int, int], bytes]] = {}
 _key_lock = threading.Lock()
 
 
-def load_signing_key(path: str | os.PathLike) -> bytes:
+def check_key_placement(path: str | os.PathLike, *, models_folder: str | os.PathLike | None = None) -> None:
+    """Refuse a signing key that others could replace, the way ssh refuses a loose private key:
+    one inside the models folder (whoever writes the folder could forge signed pickles), one
+    writable by group or others, or one in a folder writable by group or others (without the
+    sticky bit), or owned by another user. ArtifactError says why and how to fix it."""
+    path = Path(path).expanduser()
+    where = path.absolute()
+    if models_folder is not None:
+        folder = Path(models_folder).expanduser().absolute()
+        real_key, real_folder = Path(os.path.realpath(where)), Path(os.path.realpath(folder))
+        if real_key.is_relative_to(real_folder) or where.is_relative_to(folder):
+            raise ArtifactError(
+                f"the artifact signing key {str(path)!r} lies inside the models folder {str(models_folder)!r}: anyone "
+                "who can write that folder could replace the key and plant a signed pickle that runs code here. "
+                "Move the key out (e.g. to ~/.config/mnist-dashboard/signing.key, mode 600) and point "
+                "MNIST_DASHBOARD_KEY_FILE at it; models signed with it stay valid."
+            )
+    try:
+        st = os.stat(where)
+    except FileNotFoundError:
+        st = None
+    except OSError:
+        return  # unreadable: reading it reports why
+    if st is not None:
+        if st.st_mode & 0o022:
+            who = "group and others" if st.st_mode & 0o022 == 0o022 else "group" if st.st_mode & 0o020 else "others"
+            raise ArtifactError(
+                f"the artifact signing key {str(path)!r} is writable by {who} "
+                f"(mode {stat.S_IMODE(st.st_mode):o}): another user could replace it and have this installation run "
+                f"their pickles. Fix it with: chmod 600 {str(path)!r}"
+            )
+        if hasattr(os, "getuid") and st.st_uid not in (os.getuid(), 0):
+            raise ArtifactError(
+                f"the artifact signing key {str(path)!r} belongs to another user (uid {st.st_uid}); it could be "
+                "replaced behind this installation's back. Use a key file you own (MNIST_DASHBOARD_KEY_FILE)."
+            )
+    parent = where.parent
+    try:
+        pst = os.stat(parent)
+    except OSError:
+        return  # created on first use with mode 700
+    if pst.st_mode & 0o022 and not pst.st_mode & stat.S_ISVTX:
+        raise ArtifactError(
+            f"the folder {str(parent)!r} of the artifact signing key is writable by group or others (mode "
+            f"{stat.S_IMODE(pst.st_mode):o}): another user could swap the key. Fix it with: chmod go-w {str(parent)!r} "
+            "(or keep the key in a folder only you can write)."
+        )
+
+
+def load_signing_key(path: str | os.PathLike, *, models_folder: str | os.PathLike | None = None) -> bytes:
     """This installation's artifact signing key (32 random bytes, hex in the file), created on
     first use with mode 0600 by an atomic write (a concurrent creator's key wins, never mixed).
-    Raises ArtifactError naming the file when it cannot be read or created."""
+
+    The key is re-read when its file changes (inode, size or modification time), so a key
+    deleted and made again by another process (the CLI) is picked up by a running app.
+    :func:`check_key_placement` refuses a key others could replace. Raises ArtifactError naming
+    the file when it cannot be read, created or trusted."""
     path = Path(path).expanduser()
+    check_key_placement(path, models_folder=models_folder)
     with _key_lock:
-        if path in _key_cache:
-            return _key_cache[path]
+        try:
+            st = os.stat(path)
+            ident = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            ident = None
+        cached = _key_cache.get(path)
+        if ident is not None and cached is not None and cached[0] == ident:
+            return cached[1]
         try:
             key = _read_key(path)
         except FileNotFoundError:
             key = _create_key(path)
-        _key_cache[path] = key
+        try:
+            st = os.stat(path)
+            _key_cache[path] = ((st.st_ino, st.st_size, st.st_mtime_ns), key)
+        except OSError:
+            _key_cache.pop(path, None)
         return key
 
 

@@ -5,15 +5,30 @@ A cached artifact with the same key is loaded instead of fitting again.
 
 from __future__ import annotations
 
+import numpy as np
+
 from core.data.label_fixes import LabelFixes
 from core.errors import OptionsError
 from core.models.catalog import get_spec
 from core.models.fitting import train_pipeline
 from core.progress import report
 from core.store.artifacts import ArtifactStore
-from core.store.records import TrainedModel, TrainOptions
+from core.store.records import MIN_TRAIN, TrainedModel, TrainOptions
 
-__all__ = ["train_model"]
+__all__ = ["check_training_data", "train_model"]
+
+
+def check_training_data(y_train: np.ndarray) -> None:
+    """OptionsError, before any fitting, for training labels no classifier can learn from: fewer
+    than :data:`MIN_TRAIN` digits or a single class."""
+    n = len(y_train)
+    classes = np.unique(y_train)
+    if n < MIN_TRAIN or len(classes) < 2:
+        raise OptionsError(
+            f"the training set has {n:,} digit{'s' if n != 1 else ''} of {len(classes)} class"
+            f"{'es' if len(classes) != 1 else ''} ({', '.join(map(str, classes[:10].tolist())) or 'none'}); training needs at "
+            f"least {MIN_TRAIN} digits of at least 2 classes. Check MNIST_DIR / --mnist-dir (the IDX files) or --source."
+        )
 
 
 def train_model(
@@ -32,6 +47,7 @@ def train_model(
     ArtifactError (naming the folder) when the folder cannot be written.
     """
     spec = get_spec(name)
+    check_training_data(store.data.y_train)
     resolved = store.resolve(name, options)
     key = store.key(name, options, random_state)
     notes: list[str] = []

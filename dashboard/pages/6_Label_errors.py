@@ -62,7 +62,7 @@ st.caption(
 try:
     marks = load_marks(ws.store)
 except DashboardError as exc:
-    st.error(str(exc))
+    st.warning(str(exc), icon=":material/warning:")
     marks = {}
 
 

@@ -52,10 +52,19 @@ max_train = state.url_widget(
     middle.number_input, "Training subset (digits)", key="tune_max_train", param="subset", initial=min(DEFAULT_MAX_TRAIN, data.n_train),
     parse=int, min_value=20, max_value=data.n_train, step=500, width=NUMBER_WIDTH, help="a stratified subset of the training set",
 )
-address = right.text_input(
-    "Dask scheduler (empty: this machine)", value=ws.settings.dask_address or "", key="tune_dask",
-    placeholder="tcp://127.0.0.1:8786", help="default: DASK_SCHEDULER_ADDRESS",
-).strip() or None
+# A Dask scheduler runs code in this process, so only the server's configuration names one
+# (DASK_SCHEDULER_ADDRESS / DASK_SCHEDULER_ADDRESSES); the page offers those, never free text.
+server = ws.settings
+address = right.selectbox(
+    "Run on", [None, *server.dask_addresses], format_func=lambda a: "this machine" if a is None else f"Dask {a}",
+    index=1 if server.dask_addresses else 0, key="tune_engine", help="Dask schedulers come from the server's configuration (DASK_SCHEDULER_ADDRESS).",
+    disabled=not server.dask_addresses,
+)
+try:
+    security = server.dask_security() if address else None
+except DashboardError as exc:
+    st.error(str(exc))
+    security, address = None, None
 
 if st.button("Run search", type="primary", key="tune_run"):
     try:
@@ -63,7 +72,7 @@ if st.button("Run search", type="primary", key="tune_run"):
         bar = st.progress(0.0, text="starting…")
         with reporting(lambda fraction, message: bar.progress(fraction or 0.0, text=message)):
             st.session_state.tune_result = search(store, name, grid=grid, folds=int(folds), max_train=int(max_train),
-                                                  dask_address=address)
+                                                  dask_address=address, dask_security=security)
         bar.empty()
     except DashboardError as exc:
         st.error(str(exc))
@@ -126,7 +135,8 @@ if st.button("Cross-validate", key="tune_cv_run"):
         bar = st.progress(0.0, text="starting…")
         with reporting(lambda fraction, message: bar.progress(fraction or 0.0, text=message)):
             st.session_state.tune_cv = cross_validate_model(store, name, options=options, cv=int(folds),
-                                                            max_train=int(max_train), dask_address=address)
+                                                            max_train=int(max_train), dask_address=address,
+                                                            dask_security=security)
         bar.empty()
     except DashboardError as exc:
         st.error(str(exc))
