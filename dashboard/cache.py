@@ -330,3 +330,13 @@ def show_training_status() -> None:
         return
     with st.sidebar:
         _training_fragment()
+
+
+def cached_predictions(status: ModelStatus, data: MnistData) -> TestPredictions | None:
+    """The test-set predictions of ``status``'s model from the store's cache beside the artifact
+    (labels corrected as the switch says), without unpickling the model; None when not cached.
+    Pages that need predictions only (Compare models) open at once, even for a 400 MB KNN."""
+    if status.record is None:
+        return None
+    preds = _store_at(models_path(), data).cached_predictions(status.record)
+    return None if preds is None else cache_labels.corrected(preds, data)
