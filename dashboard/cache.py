@@ -243,7 +243,7 @@ def load_predictions(model: TrainedModel, data: MnistData) -> TestPredictions:
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=LABELLED_HASH_FUNCS)
 def load_summary(model: TrainedModel, data: MnistData) -> dict:
     """One leaderboard row (core.analysis.evaluation.summary_row)."""
-    return summary_row(model, load_predictions(model, data))
+    return summary_row(model, load_predictions(model, data), X=data.X_test[:15])
 
 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=LABELLED_HASH_FUNCS)

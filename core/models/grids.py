@@ -213,3 +213,11 @@ def train_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     spec = get_spec(name)
     defaults = {**spec.params, "pca": spec.pca}
     return {k: v for k, v in params.items() if k not in defaults or defaults[k] != v}
+
+
+def settings_text(name: str, params: dict[str, Any]) -> str:
+    """Every setting of ``params`` (e.g. a search's ``best_params``) as the user writes them, the
+    ones equal to the catalog's default too: ``n_neighbors=3, weights=distance, pca=35``. A button
+    that trains "KNN with n_neighbors=3" while weights and pca stay at their defaults should say so."""
+    get_spec(name)
+    return ", ".join(f"{k}={format_value(v)}" for k, v in params.items())

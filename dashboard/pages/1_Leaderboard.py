@@ -1,5 +1,5 @@
 """Leaderboard: the models' scores (core.analysis.leaderboard), accuracy bars, per-class F1, accuracy vs
-latency, the MLP's training curve."""
+latency, the training curves of the MLP and the CNN."""
 
 import math
 
@@ -104,18 +104,13 @@ f1.columns = [str(c) for c in f1.columns]
 st.plotly_chart(plot_f1_heatmap(f1), key="f1_heatmap")
 st.caption("Rows are models, columns digits. Low cells show which digits a model finds hard.")
 
-st.subheader("MLP training curve")
-if "mlp" in chosen:
-    curve = cache.load_training_curve(models["mlp"])
-    if curve is None or curve.empty:
-        st.info("This MLP has no recorded training curve.")
-    else:
-        st.plotly_chart(plot_training_curve(curve, label=labels["mlp"]), key="mlp_curve")
-        st.caption(
-            f"{len(curve)} epochs. Loss on the training data; validation accuracy on the 10% of the "
-            "training set that early stopping holds out (training stops when it no longer improves)."
-        )
-elif "mlp" in models:
-    st.info("Add the MLP to the models above to see its training curve.")
+st.subheader("Training curves")
+curves = {n: cache.load_training_curve(models[n]) for n in chosen}
+curves = {n: c for n, c in curves.items() if c is not None and not c.empty}
+if curves:
+    for col, (n, curve) in zip(st.columns(len(curves), gap="large"), curves.items()):
+        col.plotly_chart(plot_training_curve(curve, label=labels[n]), key=f"{n}_curve")
+        col.caption(f"{labels[n]}: {len(curve)} epochs. Loss on the training data; validation accuracy on the part "
+                    "of the training set held out during training.")
 else:
-    st.info("The MLP is not trained yet; train it on the Home page to see its training curve.")
+    st.info("None of the chosen models records a training curve (the MLP and the CNN do).")

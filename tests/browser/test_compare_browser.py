@@ -50,8 +50,8 @@ def test_difference_cell_and_quadrant_open_their_digits(page, server, sample_mod
         f"true {cell.true} → predicted {cell.predicted}: {favour:+d} in B's favour".replace("-", "−"))))
     expect(page.locator(".digit-tile")).to_have_count(len(cell.indices))
     # two grids, each under its own heading: only B's digits, then only A's
-    only_b = page.locator('[data-testid="stColumn"]').filter(has_text=f"Only B (").filter(has=page.locator(".digit-tile"))
-    only_a = page.locator('[data-testid="stColumn"]').filter(has_text=f"Only A (").filter(has=page.locator(".digit-tile"))
+    only_b = page.locator('[data-testid="stColumn"]').filter(has_text="Only B (").filter(has=page.locator(".digit-tile"))
+    only_a = page.locator('[data-testid="stColumn"]').filter(has_text="Only A (").filter(has=page.locator(".digit-tile"))
     if len(cell.gained):
         expect(only_b.first).to_contain_text(f"Only B (SGD (hinge)) puts these {len(cell.gained)} digits here")
         assert [int(i) for i in only_b.last.locator(".digit-tile").evaluate_all("els => els.map(e => e.dataset.index)")] \
