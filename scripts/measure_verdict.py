@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--source", default="idx")
     ap.add_argument("--mnist-dir")
     ap.add_argument("--per-digit", type=int, default=20)
+    ap.add_argument("--test-digits", type=int, default=1000, help="MNIST test digits to judge too (default 1000)")
     args = ap.parse_args(argv)
     settings = Settings.from_env()
     data = load_mnist(args.source, mnist_dir=args.mnist_dir or settings.mnist_dir)
@@ -135,7 +136,18 @@ def main(argv: list[str] | None = None) -> None:
     }
     print("\n| set | drawings | " + " | ".join(OUTCOMES) + " |")
     print("|---|---" + "|---" * len(OUTCOMES) + "|")
+    rows = {label: None for label in sets}
+    rows["MNIST test digits"] = (data.X_test[: args.test_digits], data.y_test[: args.test_digits])
     for label, items in sets.items():
+        rows[label] = items
+    for label, items in rows.items():
+        if isinstance(items, tuple):  # real test digits: already 28x28
+            X, truth = items
+            counts = Counter()
+            for pixels, table, t in zip(X, answers_for(models, X), truth):
+                counts[outcome(verdict(table, thresholds=thresholds, pixels=pixels, ink_reference=reference), int(t))] += 1
+            print(f"| {label} | {len(X)} | " + " | ".join(str(counts.get(o, 0)) for o in OUTCOMES) + " |", flush=True)
+            continue
         X, truth = [], []
         for t, rgba in items:
             try:

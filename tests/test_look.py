@@ -31,6 +31,7 @@ from core.plots.colours import MODEL_COLOURS, model_colour
 from core.plots.compare import favour_of_b, plot_difference_matrix
 from core.plots.explain import plot_abstention, plot_reliability
 from core.plots.metrics import (
+    plot_accuracy_bars,
     plot_accuracy_latency,
     plot_confusion_matrix,
     plot_f1_heatmap,
@@ -192,6 +193,9 @@ def test_every_model_has_its_own_colour_on_every_chart(preds):
     summary = pd.DataFrame({"label": [labels[n] for n in preds], "accuracy": [accuracy(p) for p in preds.values()],
                             "size_mb": 1.0, "latency_ms": 1.0})
     lat = plot_accuracy_latency(summary)
+    bars = plot_accuracy_bars(summary)
+    assert list(bars.data[0].marker.color) == [MODEL_COLOURS[next(n for n, lab in labels.items() if lab == c)]
+                                               for c in bars.data[0].customdata]
     for fig in (rel, ab, lat):
         for trace in fig.data:
             if trace.name in labels.values():
@@ -264,11 +268,15 @@ def test_unanimous_models_get_a_plain_prediction_even_below_the_usual_confidence
     assert sentence.count("agree") == 1 and "all 4 models agree" in sentence
 
 
-def test_sure_models_that_disagree_mean_no_digit():
+def test_a_hedge_says_when_sure_models_disagree():
+    """A scribble: two models are more than 99.9% sure, of different digits. The hedge names them
+    instead of leaving the reader to wonder why "Not sure" comes with such confidence."""
     answers = _answers([("cnn", 8, 0.6), ("svc", 3, 0.9995), ("mlp", 8, 0.9992), ("knn", 5, 0.5)])
     v = verdict(answers, thresholds={"cnn": 0.99, "svc": 0.99, "mlp": 0.99, "knn": 0.99})
-    assert v.kind == "not a digit"
-    assert any("sure of 3" in r and "sure of 8" in r for r in v.reasons), v.reasons
+    assert v.kind == "unsure" and v.headline == "Not sure: 8 or 3?"
+    assert any("MLP is 99.92% sure of 8 but SVC is 99.95% sure of 3" in r for r in v.reasons), v.reasons
+    one_outlier = _answers([("cnn", 8, 0.999), ("svc", 3, 0.9995), ("mlp", 8, 0.9992), ("knn", 8, 1.0)])
+    assert verdict(one_outlier, thresholds={"cnn": 0.99, "svc": 0.99, "mlp": 0.99, "knn": 0.99}).kind == "clear"
 
 
 def test_a_clean_slanted_one_is_a_plain_one(judge):

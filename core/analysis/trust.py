@@ -395,10 +395,11 @@ def verdict(
     1. "not a digit" when the ink is outside MNIST's range (a dot, a bar, a filled square);
     2. "clear" when every model gives the same digit (two or more models): unanimity is the
        strongest evidence there is, and hedging it is as wrong as over-claiming;
-    3. "not a digit" when two sure models give different digits, or no model is sure: on a
-       scribble, models are confidently wrong in different directions;
+    3. "not a digit" when no model is sure;
     4. "unsure" ("Not sure: 4 or 9?") when fewer than :data:`AGREEMENT` of the models give the
-       best model's digit, or the best model is not sure;
+       best model's digit (when sure models are among those who disagree, the reason names two
+       of them: "LogReg is 99.95% sure of 8 but MLP is 99.9% sure of 3"), or the best model is
+       not sure;
     5. "clear" otherwise.
     """
     if answers.empty:
@@ -421,19 +422,23 @@ def verdict(
                        tuple(unusual))
     if agree == n and n > 1:
         return Verdict("clear", f"Prediction: {digit}", digit, (digit,), agree, n, confident, ())
-    sure_digits = sorted({int(r["prediction"]) for r in sure})
-    if len(sure_digits) > 1:
-        a = next(r for r in sure if int(r["prediction"]) == sure_digits[0])
-        b = next(r for r in sure if int(r["prediction"]) == sure_digits[1])
-        reason = (f"{_sure_text(a)} and {_sure_text(b)}: models that are sure of different digits "
-                  "mean the drawing is unlike the digits they learned")
-        return Verdict("not a digit", "This does not look like a digit", digit, candidates, agree, n, confident,
-                       (reason,))
     if not sure:
         return Verdict("not a digit", "This does not look like a digit", digit, candidates, agree, n, confident,
                        ("no model is as sure as on 98% of the test digits",))
+    sure_digits = list(dict.fromkeys(int(r["prediction"]) for r in sure))  # in order of accuracy
+    # sure models that disagree matter when the vote is split anyway; one outlier among many agreeing
+    # models (often a linear model sure of its own mistake) does not make a clear answer unsure
+    split = len(sure_digits) > 1 and agree / n < AGREEMENT
+    if split:
+        a = next(r for r in sure if int(r["prediction"]) == sure_digits[0])
+        b = next(r for r in sure if int(r["prediction"]) == sure_digits[1])
+        sure_reason = f"{_sure_text(a)} but {_sure_text(b)}: when sure models disagree, their confidence means little"
+        second = sure_digits[1] if sure_digits[0] == digit else sure_digits[0]
+        candidates = (digit, second)
     reasons: list[str] = []
-    if agree / n < AGREEMENT:
+    if split:
+        reasons.append(sure_reason)
+    elif agree / n < AGREEMENT:
         reasons.append(f"the others say {', '.join(str(d) for d in others)}")
     if not confident:
         reasons.append(f"{best['label']} is less sure than on 98% of the test digits")

@@ -201,7 +201,7 @@ def plot_accuracy_bars(summary: pd.DataFrame, *, n_test: int | None = None) -> g
     # whisker or sit left of a truncated axis
     names = [f"{label}  <b>{100 * a:.2f}%</b>" for label, a in zip(frame["label"], acc)]
     fig = go.Figure(go.Bar(
-        x=100 * acc, y=names, orientation="h", marker_color=BLUE,
+        x=100 * acc, y=names, orientation="h", marker_color=[model_colour(str(label)) for label in frame["label"]],
         customdata=frame["label"],
         error_x=dict(type="data", array=100 * 1.96 * se, color="#555", thickness=1.2) if se is not None else None,
         hovertemplate="%{customdata}: %{x:.2f}%<extra></extra>",
