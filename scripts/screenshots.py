@@ -36,7 +36,7 @@ SHOTS = [
 ]
 
 
-def shrink(path: Path, *, max_height: int = 4000) -> None:
+def shrink(path: Path, *, max_height: int = 6000) -> None:
     """Crop very long pages and store the PNG with a 256-colour palette."""
     img = Image.open(path).convert("RGB")
     if img.height > max_height:
@@ -90,11 +90,17 @@ def main(argv: list[str] | None = None) -> int:
                     page.get_by_text("Calibrate each model on the test digits").first.click()
                     settle(page, timeout=600)
                 page.mouse.move(5, 5)
-                page.wait_for_timeout(500)
+                # Streamlit scrolls inside its main block, so a "full page" shot is the viewport: grow
+                # the viewport to the content's height (the width, and so the layout, stay at 1,400 px)
+                height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+                page.set_viewport_size({"width": 1400, "height": max(1000, min(int(height) + 40, 6000))})
+                settle(page, timeout=120)
+                page.wait_for_timeout(700)
                 target = out / f"{name}.png"
                 page.screenshot(path=str(target), full_page=True)
                 shrink(target)
                 print(f"{target} ({target.stat().st_size // 1024} KB)", flush=True)
+                page.set_viewport_size({"width": 1400, "height": 1000})
             browser.close()
     finally:
         server.stop()

@@ -38,7 +38,7 @@ def plot_difference_matrix(
 
     A cell's number and its colour say the same thing: ``+12`` (blue) means 12 digits in B's
     favour (on the diagonal 12 more right, off it 12 fewer of that mistake), ``−12`` (red) 12 in
-    A's favour. The colour bar lies under the matrix and reads "← A better · B better →".
+    A's favour. The colour bar lies under the matrix, titled "← A better · B better →".
     Like ``core.plots.metrics.plot_confusion_matrix``: trace 0 is the heatmap, trace 1 a scatter
     of transparent square markers, point index ``row * 10 + col``, ``customdata``
     ``[true, predicted, B minus A]``; ``selected`` (row, col) gets an outline. Use
@@ -58,9 +58,8 @@ def plot_difference_matrix(
         zmin=-limit, zmax=limit, hoverinfo="skip", xgap=1, ygap=1,
         colorbar={
             "orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.04, "yanchor": "top", "thickness": 12,
-            "len": 0.9, "tickmode": "array", "tickvals": ticks,
-            "ticktext": [f"−{limit} ← {_short(name_a)} better", "0: same", f"{_short(name_b)} better → +{limit}"],
-            "title": {"text": "digits in B's favour", "side": "top"},
+            "len": 0.75, "tickmode": "array", "tickvals": ticks, "ticktext": [f"−{limit}", "0", f"+{limit}"],
+            "title": {"text": f"← {_short(name_a)} (A) better  ·  {_short(name_b)} (B) better →", "side": "top"},
         },
     )
     ii, jj = np.divmod(np.arange(n * n), n)

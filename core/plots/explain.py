@@ -66,7 +66,7 @@ MIN_BIN_COUNT = 30
 
 def _legend_below(n_entries: int) -> dict:
     """A horizontal legend under the plot: with eight models inside the axes it covered the curves."""
-    return {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.18, "yanchor": "top"}
+    return {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.18, "yanchor": "top", "itemsizing": "constant"}
 
 
 def plot_reliability(tables: dict[str, pd.DataFrame], *, min_count: int = MIN_BIN_COUNT) -> go.Figure:

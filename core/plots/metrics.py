@@ -319,7 +319,7 @@ def zoom_range(values: Sequence[float], *, margin: float = 0.02, cap: float = 0.
 
 
 #: Probability thresholds on a zoomed threshold chart: its x axis is the log-odds, labelled with these.
-_LOGIT_TICKS = (0.0001, 0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999)
+_LOGIT_TICKS = (0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999)
 _LOGIT_CLIP = 1e-5
 
 
@@ -352,7 +352,7 @@ def plot_threshold_curves(
     fig.add_scatter(x=x, y=pr["recall"], name="recall", mode="lines", line=dict(color=ORANGE, width=2),
                     customdata=custom, hovertemplate=hover)
     if logit:
-        x_range = [float(_logit(_LOGIT_TICKS[0])) - 0.3, float(_logit(_LOGIT_TICKS[-1])) + 0.3]
+        x_range = [min(float(_logit(_LOGIT_TICKS[0])), at) - 0.3, max(float(_logit(_LOGIT_TICKS[-1])), at) + 0.3]
     elif kind.is_probability:
         x_range = [-0.02, 1.02]
     else:
@@ -364,9 +364,9 @@ def plot_threshold_curves(
     _base_layout(fig, height=340, title="Precision and recall against the threshold",
                  legend=dict(orientation="h", y=-0.25, x=0))
     fig.update_layout(margin=dict(t=70))
-    title = f"threshold on the {kind}" + (" (log-odds scale)" if logit else "")
+    title = "threshold, log-odds scale" if logit else f"threshold on the {kind}"
     if logit:
-        fig.update_xaxes(title_text=title, range=x_range, tickmode="array",
+        fig.update_xaxes(title_text=title, range=x_range, tickmode="array", tickangle=0, tickfont=dict(size=11),
                          tickvals=[float(_logit(t)) for t in _LOGIT_TICKS], ticktext=[f"{t:g}" for t in _LOGIT_TICKS])
     else:
         fig.update_xaxes(title_text=title, range=x_range)

@@ -67,7 +67,8 @@ if shown:
                   + (" The curves show the calibrated probabilities." if calibrated else "")
                   + " Bins with fewer than 30 digits are left out (they zigzag by chance); bigger markers, more digits.")
     # full width under the chart: in the narrow column the calibrated table's columns were cut off
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="content", key="trust_table")
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="content", key="trust_table",
+                 column_config={"model": st.column_config.TextColumn(width="medium")})
 if decision and not calibrated:
     st.info(
         "**" + ", ".join(labels[n] for n in decision) + "**: decision scores, not probabilities, so they have no "
