@@ -142,7 +142,11 @@ def format_value(value: Any) -> str:
     """A grid value as the user writes it (``256x128`` for layer tuples, ``None``)."""
     if isinstance(value, (tuple, list)):
         return "x".join(str(v) for v in value)
-    return "None" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        # plain decimals, never scientific notation ("0.00001", not "1e-05"), as few digits as round-trip
+        text = f"{value:.12f}".rstrip("0").rstrip(".")
+        return text if float(text) == value else repr(value)
+    return "None" if value is None else str(value)
 
 
 def parse_values(name: str, param: str, text: str) -> list[Any]:

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.models.grids import format_value
+
 __all__ = ["SearchNoise", "plot_search_heatmap", "search_noise", "varying_params"]
 
 
@@ -45,9 +47,7 @@ def search_noise(table: pd.DataFrame, *, value: str = "mean_accuracy") -> Search
 
 
 def _label(value: Any) -> str:
-    if isinstance(value, (tuple, list)):
-        return "x".join(str(v) for v in value)
-    return "None" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    return format_value(value)  # as the user writes it, never in scientific notation
 
 
 def varying_params(table: pd.DataFrame, params: list[str]) -> list[str]:
