@@ -28,7 +28,7 @@ SHOTS = [
     ("03-confusion-matrix", "Confusion_matrix?view=normalized&cell=4-9", "Confusion matrix"),
     ("04-precision-recall", "Precision_recall?digit=5", "Precision recall"),
     ("05-draw-a-digit", "Draw_a_digit", "Draw a digit"),
-    ("06-compare-models", "Compare_models?a=knn&b=cnn", "Compare models"),
+    ("06-compare-models", "Compare_models?a=logreg&b=knn", "Compare models"),
     ("07-label-errors", "Label_errors", "Label errors"),
     ("08-digit-inspector", "Digit_inspector?index=247", "Digit inspector"),
     ("09-trust", "Trust", "Trust"),
