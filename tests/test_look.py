@@ -333,3 +333,10 @@ def test_a_disturbed_latency_is_measured_again(sample_models, sample_data):
     assert robust_latency_ms(knn, preds, None) == 500.0  # nothing to measure with: the record
     calm = Preds(**{**preds.__dict__, "latency_ms": 0.2})
     assert robust_latency_ms(knn, calm, sample_data.X_test[:15]) == 0.2  # not suspect: kept
+
+
+def test_p_values_in_plain_decimals():
+    from core.analysis.compare import format_p, verdict as compare_verdict
+
+    assert [format_p(p) for p in (0.41, 0.003, 0.00021, 4e-52)] == ["0.41", "0.003", "0.00021", "< 0.0001"]
+    assert compare_verdict("A", "B", 56, 346, 4e-52) == "B makes significantly fewer mistakes (p < 0.0001)"

@@ -245,7 +245,7 @@ def plot_accuracy_latency(summary: pd.DataFrame, *, latency_column: str = "laten
     # one trace per model: a legend names them, so labels never overlap on the plot
     for k, label in enumerate(summary["label"]):
         fig.add_scatter(
-            x=[x[k]], y=[y[k]], mode="markers", name=str(label),
+            x=[x[k]], y=[y[k]], mode="markers", name=str(label), cliponaxis=False,  # a big model's disc stays whole
             marker=dict(size=[max(size[k], 1e-6)], sizemode="area", sizeref=sizeref, sizemin=6,
                         color=model_colour(str(label)), opacity=0.75, line=dict(color="#123", width=1)),
             customdata=[[size[k]]],
@@ -255,7 +255,7 @@ def plot_accuracy_latency(summary: pd.DataFrame, *, latency_column: str = "laten
     _base_layout(fig, height=420, legend=dict(itemsizing="constant"))
     lx = np.log10(np.clip(x, 1e-6, None))
     fig.update_xaxes(title_text="single-digit predict latency, ms (log scale)", type="log", dtick=1,
-                     range=[lx.min() - 0.35, lx.max() + 0.35])
+                     range=[lx.min() - 0.5, lx.max() + 0.6])
     pad = max(0.5, 0.15 * (y.max() - y.min()))
     fig.update_yaxes(title_text="accuracy %", range=[y.min() - pad, y.max() + pad])
     return fig
