@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    env = {"MNIST_SOURCE": args.source, "MODELS_DIR": str(Path(args.models_dir).resolve()),
+    env = {"MNIST_SOURCE": args.source, "MNIST_DIR": os.environ.get("MNIST_DIR", ""),
+           "MODELS_DIR": str(Path(args.models_dir).resolve()),
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     log = Path(tempfile.gettempdir()) / f"screenshots_{os.getpid()}.log"
     server = StreamlitServer(log, env)
