@@ -95,4 +95,4 @@ def test_trust_page_calibrates_every_model_on_request(env, sample_models, sample
         assert (row["calibration error (ECE)"] == "n/a (decision scores)") == (not MODELS[name].has_proba)
     at.selectbox(key="trust_method").set_value("isotonic").run()
     assert_clean(at)
-    assert "after isotonic" in at.dataframe[0].value.columns
+    assert "ECE after isotonic" in at.dataframe[0].value.columns

@@ -274,7 +274,7 @@ def test_a_hedge_says_when_sure_models_disagree():
     answers = _answers([("cnn", 8, 0.6), ("svc", 3, 0.9995), ("mlp", 8, 0.9992), ("knn", 5, 0.5)])
     v = verdict(answers, thresholds={"cnn": 0.99, "svc": 0.99, "mlp": 0.99, "knn": 0.99})
     assert v.kind == "unsure" and v.headline == "Not sure: 8 or 3?"
-    assert any("MLP is 99.92% sure of 8 but SVC is 99.95% sure of 3" in r for r in v.reasons), v.reasons
+    assert any("SVC is 99.95% sure of 3 but MLP is 99.9% sure of 8" in r for r in v.reasons), v.reasons
     one_outlier = _answers([("cnn", 8, 0.999), ("svc", 3, 0.9995), ("mlp", 8, 0.9992), ("knn", 8, 1.0)])
     assert verdict(one_outlier, thresholds={"cnn": 0.99, "svc": 0.99, "mlp": 0.99, "knn": 0.99}).kind == "clear"
 
@@ -336,7 +336,8 @@ def test_a_disturbed_latency_is_measured_again(sample_models, sample_data):
 
 
 def test_p_values_in_plain_decimals():
-    from core.analysis.compare import format_p, verdict as compare_verdict
+    from core.analysis.compare import format_p
+    from core.analysis.compare import verdict as compare_verdict
 
     assert [format_p(p) for p in (0.41, 0.003, 0.00021, 4e-52)] == ["0.41", "0.003", "0.00021", "< 0.0001"]
     assert compare_verdict("A", "B", 56, 346, 4e-52) == "B makes significantly fewer mistakes (p < 0.0001)"

@@ -45,7 +45,7 @@ def test_difference_cell_and_quadrant_open_their_digits(page, server, sample_mod
     settle(page, timeout=180)
     page.mouse.move(5, 5)
     heading = page.locator("h3").filter(has_text=re.compile(r"^true \d → predicted \d: "))
-    favour = len(cell.gained) - len(cell.lost)  # off the diagonal: B's fewer mistakes
+    favour = len(cell.lost) - len(cell.gained)  # off the diagonal: fewer of B's mistakes is B's favour
     expect(heading).to_have_text(re.compile(re.escape(
         f"true {cell.true} → predicted {cell.predicted}: {favour:+d} in B's favour".replace("-", "−"))))
     expect(page.locator(".digit-tile")).to_have_count(len(cell.indices))
