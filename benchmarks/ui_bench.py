@@ -55,7 +55,15 @@ INTERACTIONS = [
     ("draw → every model's answer", "one stroke on the canvas until every model's answer is shown"),
     ("model switch", "another model in the sidebar picker on the Confusion matrix page"),
     ("inspector open", "a sidebar click to the Digit inspector page"),
+    ("Compare models, a tab's first visit", "a new tab opens Home, then a sidebar click to Compare models "
+                                            "(the first repetition is the server's first visit too)"),
+    ("Trust, a tab's first visit", "the same for the Trust page (reliability, abstention, hand-over gallery)"),
+    ("Label errors, a tab's first visit", "the same for the Label errors page (cleanlab ranking, 100 suspects)"),
+    ("Tune, a tab's first visit", "the same for the Tune page"),
 ]
+#: Pages timed on a tab's first visit (row name -> sidebar label), not visited by the warm-up.
+FIRST_VISITS = {"Compare models, a tab's first visit": "Compare models", "Trust, a tab's first visit": "Trust",
+                "Label errors, a tab's first visit": "Label errors", "Tune, a tab's first visit": "Tune"}
 #: The same first-load measurement on a one-line Streamlit app: the framework's own floor here.
 FLOOR = [
     ("first page load", "a new tab opens a one-line app (`st.title`)"),
@@ -88,7 +96,7 @@ TEXT_PRESENT = "(t) => document.body.innerText.includes(t)"
 GALLERY_IS = """(t) => Array.from(document.querySelectorAll('h3')).some(h => h.innerText.startsWith(t))
                     && document.querySelectorAll('.digit-tile').length > 0"""
 EXACT_CHANGED = """(old) => { const el = Array.from(document.querySelectorAll('p, code, span'))
-                        .find(e => e.innerText && e.innerText.startsWith('Exact threshold:'));
+                        .find(e => e.innerText && e.innerText.startsWith('Threshold:'));
                       return !!el && el.innerText !== old; }"""
 PREDICTION_SHOWN = """(n) => Array.from(document.querySelectorAll('h2')).some(h => /^Prediction: \\d/.test(h.innerText.trim()))"""
 
@@ -213,7 +221,7 @@ class Bench:
         _wait(page, H1_IS, "Precision recall")
         settle(page)
         thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
-        exact = page.get_by_text(re.compile(r"^Exact threshold: ")).first
+        exact = page.get_by_text(re.compile(r"^Threshold: ")).first
         for k in range(self.reps):
             before = exact.inner_text()
             key = "ArrowRight" if k % 2 == 0 else "ArrowLeft"
@@ -241,6 +249,24 @@ class Bench:
             if clear.count():
                 clear.first.click()
             settle(page)
+
+    def first_visits(self) -> None:
+        """For each page of FIRST_VISITS: a new tab (a new session) opens Home, then the page. The
+        server has not shown these pages before the first repetition, so that one includes its
+        first computation (e.g. Compare's predictions, Label errors' ranking)."""
+        returning = self.returning_browser()
+        for row, target in FIRST_VISITS.items():
+            if not list((ROOT / "dashboard" / "pages").glob(f"*_{target.replace(' ', '_')}.py")):
+                self.notes[row] = "n/a: page not present"
+                continue
+            for _ in range(self.reps):
+                page = returning.new_page()
+                page.goto(self.url)
+                _wait(page, H1_IS, "MNIST handwritten digits")
+                settle(page)
+                self.times[row].append(_timed(page, lambda target=target, page=page: _nav(page, target), H1_IS, target))
+                page.close()
+        returning.close()
 
     def inspector(self, page) -> None:
         if not list((ROOT / "dashboard" / "pages").glob("*_Digit_inspector.py")):
@@ -378,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
             bench.first_load()
             print("measuring a new tab's first chart page ...", file=sys.stderr)
             bench.first_chart_page()
+            print("measuring first visits to Compare models, Trust, Label errors, Tune ...", file=sys.stderr)
+            bench.first_visits()
             context, page = bench.new_page()
             page.goto(server.url)
             _wait(page, H1_IS, "MNIST handwritten digits")

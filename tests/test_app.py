@@ -83,7 +83,7 @@ def test_every_page_renders_with_its_key_elements(env, page, sample_data):
         assert list(board["accuracy %"]) == sorted(board["accuracy %"], reverse=True)
         assert {"macro precision %", "macro recall %", "macro F1 %", "± SE", "fit s", "predict ms/digit", "size MB",
                 "options"} <= set(board.columns)
-        assert len(charts) == 4  # accuracy bars, accuracy vs latency, F1 heatmap, MLP curve
+        assert len(charts) == 5  # accuracy bars, accuracy vs latency, F1 heatmap, MLP and CNN training curves
         assert len(at.multiselect[0].value) == len(MODEL_NAMES)
     elif page == "confusion":
         assert at.sidebar.selectbox[0].label == "Model"
@@ -302,7 +302,7 @@ def test_threshold_slider_changes_the_metrics(env, preds):
     assert_clean(at)
     slider = at.select_slider[0]
     assert slider.value == 0.5 and "probability" in slider.label
-    assert any("Exact threshold: `0.5`" in c.value for c in at.caption)
+    assert any(c.value.startswith("Threshold: 0.5000.") for c in at.caption)
     before = metric_values(at)
     expected = threshold_metrics(analysis.y, analysis.scores, 0.5)
     assert before["Precision"] == f"{expected['precision']:.1%}"

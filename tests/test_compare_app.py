@@ -78,7 +78,9 @@ def test_compare_page_from_a_link(env, preds):
     at.session_state[key] = {"selection": {"points": [{"curve_number": 1, "point_index": k}], "point_indices": [k]}}
     at.run()
     assert_clean(at)
-    assert at.subheader[-1].value.startswith(f"true {diff_cell.true} → predicted {diff_cell.predicted}: {diff_cell.difference:+d}")
+    favour = len(diff_cell.lost) - len(diff_cell.gained)  # off the diagonal: fewer of B's mistakes is B's favour
+    assert at.subheader[-1].value == f"true {diff_cell.true} → predicted {diff_cell.predicted}: {favour:+d} in B's favour".replace("-", "−")
+    assert any(m.value.startswith(f"**Only B (SGD (hinge)) puts these {len(diff_cell.gained)} digits here") for m in at.markdown)
     assert tiles(at) == len(diff_cell.indices)
 
     # a new pair goes into the URL

@@ -91,8 +91,8 @@ def test_trust_page_calibrates_every_model_on_request(env, sample_models, sample
     for name, model in sample_models.items():
         row = table[table["model"] == MODELS[name].label].iloc[0]
         cal = calibrate_out_of_fold(predictions_of(model, sample_data), method="temperature")
-        assert row["after temperature"] == f"{100 * cal.after.ece:.2f}%"
-        assert (row["expected calibration error"] == "n/a (decision scores)") == (not MODELS[name].has_proba)
+        assert row["ECE after temperature"] == f"{100 * cal.after.ece:.2f}%"
+        assert (row["calibration error (ECE)"] == "n/a (decision scores)") == (not MODELS[name].has_proba)
     at.selectbox(key="trust_method").set_value("isotonic").run()
     assert_clean(at)
-    assert "after isotonic" in at.dataframe[0].value.columns
+    assert "ECE after isotonic" in at.dataframe[0].value.columns

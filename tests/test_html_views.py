@@ -24,7 +24,7 @@ def test_answer_cards_one_card_per_model_in_order(sample_models, sample_data):
     assert [name for name, _ in cards] == [m.record.name for m in models]
     for row, (_, card) in zip(answers.itertuples(index=False), cards):
         assert f"{row.label}: {row.prediction}" in card
-        assert card.count('class="answer-row"') == 3
+        assert card.count('class="answer-row"') == len(row.top_digits) <= 3  # no zero-probability runners-up
         assert [int(d) for d in re.findall(r"<span>digit (\d)</span>", card)] == list(row.top_digits)
         widths = _widths(card)
         assert widths == sorted(widths, reverse=True)  # best first

@@ -50,8 +50,9 @@ def test_suspect_table(preds, sample_data):
     assert (table["suggested"] != table["given"]).all()
     assert np.array_equal(table["given"], sample_data.y_test[table["index"]])
     first = table.iloc[0]
-    assert first["disagreeing"] == sum(int(p.y_pred[first["index"]] != first["given"]) for p in preds.values())
-    assert (table["n_models"] == len(preds)).all()
+    averaged = [p for p in preds.values() if p.score_kind == "probability"]
+    assert first["disagreeing"] == sum(int(p.y_pred[first["index"]] != first["given"]) for p in averaged)
+    assert (table["n_models"] == len(averaged)).all()
     assert len(rank_suspects(preds, top=7)) == 7
     with pytest.raises(OptionsError):
         rank_suspects(preds, top=0)
@@ -155,3 +156,14 @@ def test_training_set_suspects_from_out_of_fold_probabilities(sample_data):
     assert len(set(idx.tolist()) & set(table["index"])) >= 12  # measured 15 of 20 (knn, 3 folds, seed 0)
     with pytest.raises(OptionsError, match="decision scores"):
         train_suspects(sample_data.X_train, y, model="svc_ovo")
+
+
+def test_disagreement_counts_only_the_models_averaged(preds):
+    """A tile says "k of n models disagree" for the n models behind its score: with the decision-score
+    models left out, n is the number of probability models (not all trained ones), and k <= n."""
+    table = rank_suspects(preds)
+    n_proba = sum(p.score_kind == "probability" for p in preds.values())
+    assert n_proba < len(preds)
+    assert (table["n_models"] == n_proba).all() and (table["disagreeing"] <= n_proba).all()
+    joined = rank_suspects(preds, calibrate_decision=True)
+    assert (joined["n_models"] == len(preds)).all()

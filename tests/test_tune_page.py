@@ -50,6 +50,8 @@ def test_tune_page_search_train_best_and_cv(env, sample_data):
     assert len(table) == 4 and "CV accuracy %" in table.columns
     assert list((env / "search").glob("knn-*.json"))
 
+    label = at.button(key="tune_train_best").label
+    assert "pca=20" in label and "weights=" in label and "n_neighbors=" in label, label  # every best setting
     clean(at.button(key="tune_train_best").click().run())  # a background job, like Home's button
     from dashboard.data.jobs import job_runner
 

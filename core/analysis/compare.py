@@ -15,6 +15,7 @@ import numpy as np
 from mlxtend.evaluate import mcnemar, mcnemar_table
 
 from core.analysis.evaluation import TestPredictions, confusion
+from core.analysis.format import plain_number
 from core.errors import OptionsError
 
 __all__ = [
@@ -95,16 +96,24 @@ def mcnemar_p_value(table: np.ndarray) -> float:
 
 
 def format_p(p: float) -> str:
-    """E.g. ``0.41``, ``0.003``, ``2.1e-05``."""
-    return f"{p:.2g}"
+    """A p-value in plain decimals: ``0.41``, ``0.003``, ``0.00021``; below 0.0001 as ``< 0.0001``
+    (no scientific notation: "4e-52" reads as a typo to most people)."""
+    if p < 1e-4:
+        return "< 0.0001"
+    return plain_number(p, significant=2)
 
 
 def verdict(name_a: str, name_b: str, only_a_right: int, only_b_right: int, p_value: float, *, alpha: float = ALPHA) -> str:
     """One sentence: which model makes significantly fewer mistakes, or that the gap is noise."""
     if p_value < alpha and only_a_right != only_b_right:
         better = name_b if only_b_right > only_a_right else name_a
-        return f"{better} makes significantly fewer mistakes (p = {format_p(p_value)})"
-    return f"the difference is within noise (p = {format_p(p_value)})"
+        return f"{better} makes significantly fewer mistakes (p {_p_clause(p_value)})"
+    return f"the difference is within noise (p {_p_clause(p_value)})"
+
+
+def _p_clause(p: float) -> str:
+    text = format_p(p)
+    return text if text.startswith("<") else f"= {text}"
 
 
 def compare_predictions(

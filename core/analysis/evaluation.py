@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn import metrics
 
 from core.data.preprocessing import final_estimator
-from core.models.predict import TestPredictions
+from core.models.predict import TestPredictions, single_digit_latency_ms
 from core.store.records import TrainedModel
 
 __all__ = [
@@ -98,8 +98,31 @@ def top_confusions(preds: TestPredictions, *, k: int = 10) -> pd.DataFrame:
     )
 
 
-def summary_row(model: TrainedModel, preds: TestPredictions) -> dict:
-    """One leaderboard row: model, accuracy, macro precision/recall/F1, timings, size."""
+#: A recorded single-digit latency is suspect above this many times the batch time per digit
+#: (and above LATENCY_FLOOR_MS): one call for one digit costs more than a digit in a batch of
+#: 10,000, but not 20 times more unless the measurement was disturbed (e.g. taken under load).
+LATENCY_OUTLIER_RATIO = 20.0
+LATENCY_FLOOR_MS = 1.0
+
+
+def latency_is_suspect(latency_ms: float, per_digit_ms: float) -> bool:
+    """Whether a recorded single-digit latency looks like a disturbed measurement (see
+    :data:`LATENCY_OUTLIER_RATIO`): 107.92 ms next to 0.516 ms per digit in a batch is."""
+    return latency_ms > max(LATENCY_FLOOR_MS, LATENCY_OUTLIER_RATIO * per_digit_ms)
+
+
+def robust_latency_ms(model: TrainedModel, preds: TestPredictions, X: np.ndarray | None, *, rounds: int = 3) -> float:
+    """The model's single-digit latency: the recorded one, or, when it is suspect and digits ``X``
+    (n, 784) are given, the median of ``rounds`` fresh measurements (each itself a median of 15 calls)."""
+    recorded = float(preds.latency_ms)
+    if X is None or not latency_is_suspect(recorded, preds.per_digit_ms):
+        return recorded
+    return float(np.median([single_digit_latency_ms(model.pipeline, X) for _ in range(rounds)]))
+
+
+def summary_row(model: TrainedModel, preds: TestPredictions, *, X: np.ndarray | None = None) -> dict:
+    """One leaderboard row: model, accuracy, macro precision/recall/F1, timings, size. With test
+    digits ``X`` (n, 784), a suspect recorded latency is measured again (:func:`robust_latency_ms`)."""
     table = classification_table(preds)
     macro = table.loc["macro avg"]
     return {
@@ -111,7 +134,7 @@ def summary_row(model: TrainedModel, preds: TestPredictions) -> dict:
         "macro_f1": float(macro["f1"]),
         "fit_s": model.record.fit_seconds,
         "predict_ms_per_digit": preds.per_digit_ms,
-        "latency_ms": preds.latency_ms,
+        "latency_ms": robust_latency_ms(model, preds, X),
         "size_mb": model.record.model_mb,
         "options": model.record.options_summary(),
         "n_train": model.record.n_train,

@@ -90,14 +90,14 @@ def rank_suspects(
 
     One row per digit (the ``top`` first, or all): ``index`` (test index), ``given`` label,
     ``suggested`` (the most probable other digit), ``score`` (cleanlab's label quality,
-    0-1, low = suspect), ``disagreeing`` (how many of all ``n_models`` predict another
-    digit than the given one) and ``flagged`` (cleanlab's find_label_issues counts it as
+    0-1, low = suspect), ``disagreeing`` (how many of the ``n_models`` averaged into the
+    score predict another digit than the given one) and ``flagged`` (cleanlab's find_label_issues counts it as
     a label error). ``method`` is cleanlab's scoring method. Ties in the score go to the
     digit whose suggested label is most probable."""
     if top is not None and int(top) < 1:
         raise OptionsError(f"top={top!r}; ask for at least 1 suspect.")
     labels = _check_same_test(preds)
-    probs, _ = combined_probabilities(preds, calibrate_decision=calibrate_decision, random_state=random_state)
+    probs, used = combined_probabilities(preds, calibrate_decision=calibrate_decision, random_state=random_state)
     try:
         scores = get_label_quality_scores(labels, probs, method=method)
     except ValueError as exc:
@@ -110,7 +110,8 @@ def rank_suspects(
     others = probs.copy()
     others[np.arange(len(labels)), labels] = -np.inf
     suggested = np.argmax(others, axis=1)
-    disagreeing = np.sum([p.y_pred != labels for p in preds.values()], axis=0)
+    # among the models averaged into the score, so that "k of n models disagree" counts those n
+    disagreeing = np.sum([preds[n].y_pred != labels for n in used], axis=0)
     # ties (e.g. KNN gives the given label probability 0 for many digits) go to the digit
     # whose most probable other label is most probable
     order = np.lexsort((-others.max(axis=1), np.asarray(scores)))
@@ -122,7 +123,7 @@ def rank_suspects(
         "suggested": suggested[order].astype(np.int64),
         "score": np.asarray(scores)[order].astype(np.float64),
         "disagreeing": np.asarray(disagreeing)[order].astype(np.int64),
-        "n_models": len(preds),
+        "n_models": len(used),
         "flagged": flagged[order],
     }, columns=SUSPECT_COLUMNS)
 

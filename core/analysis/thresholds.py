@@ -15,9 +15,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.analysis.format import honest_decimal, plain_number
 from core.models.catalog import ScoreKind
 
-__all__ = ["PROBABILITY_LIMIT", "threshold_steps", "threshold_label"]
+__all__ = ["PROBABILITY_LIMIT", "threshold_steps", "threshold_label", "threshold_text"]
 
 #: Probability notches stay within [PROBABILITY_LIMIT, 1 - PROBABILITY_LIMIT].
 PROBABILITY_LIMIT = 1e-4
@@ -74,3 +75,12 @@ def threshold_label(value: float, score_kind: ScoreKind | str) -> str:
         return f"{value:.6f}".rstrip("0").rstrip(".") or "0"
     text = f"{_round_significant(value, 4):f}".rstrip("0").rstrip(".")
     return (text or "0").replace("-", "−")
+
+
+def threshold_text(value: float, score_kind: ScoreKind | str) -> str:
+    """A threshold in a sentence or a chart label, short and honest: probabilities with 4
+    decimals, more only where 4 would print 0 or 1 for a value that is not (``0.2964``,
+    ``0.99995``); decision scores to 4 significant digits (``−0.3712``). Never the full float."""
+    if ScoreKind(score_kind).is_probability:
+        return honest_decimal(float(value), decimals=4)
+    return plain_number(float(value), significant=4)

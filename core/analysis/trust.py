@@ -32,6 +32,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from core.analysis.evaluation import TestPredictions
+from core.analysis.format import honest_percent, plain_number
 from core.errors import OptionsError
 from core.models.catalog import ScoreKind
 
@@ -316,10 +317,11 @@ class InkReference:
         words = {"height": "tall", "width": "wide", "ink": "much ink"}
         out = []
         for k in INK_STATS:
+            usual = f"MNIST's usual {plain_number(self.low[k])}–{plain_number(self.high[k])}"
             if s[k] < self.low[k]:
-                out.append(f"{k} {s[k]:.2g} is below MNIST's usual {self.low[k]:.2g}-{self.high[k]:.2g} (not {words[k]} enough)")
+                out.append(f"{k} {plain_number(s[k])} is below {usual} (not {words[k]} enough)")
             elif s[k] > self.high[k]:
-                out.append(f"{k} {s[k]:.2g} is above MNIST's usual {self.low[k]:.2g}-{self.high[k]:.2g} (too {words[k]})")
+                out.append(f"{k} {plain_number(s[k])} is above {usual} (too {words[k]})")
         return out
 
 
@@ -336,7 +338,7 @@ class Verdict:
     "Not sure: 4 or 9?", "This does not look like a digit"; ``digit``: the best model's
     answer; ``candidates``: the digits in question, best first; ``agree``/``n_models``: how
     many models give ``digit``; ``confident``: whether the most accurate model is confident;
-    ``reasons``: plain sentences behind the verdict.
+    ``reasons``: plain sentences behind the verdict (none repeats the agreement count).
     """
 
     kind: str
@@ -348,6 +350,31 @@ class Verdict:
     confident: bool
     reasons: tuple[str, ...]
 
+    def sentence(self, best_label: str, *, accuracy: float | None = None) -> str:
+        """The caption under the headline, each fact once: who says what, how many agree, why.
+        ``best_label``: the most accurate model's label; ``accuracy`` (0-1) its test accuracy."""
+        acc = f" ({honest_percent(accuracy, decimals=1)} on the test set)" if accuracy is not None else ""
+        agree = (f"all {self.n_models} models agree" if self.agree == self.n_models > 1
+                 else f"{self.agree} of {self.n_models} models agree")
+        text = f"{best_label}, the most accurate trained model{acc}, says {self.digit}; {agree}."
+        if self.reasons:
+            text += " " + " ".join(r[:1].upper() + r[1:].rstrip(".") + "." for r in self.reasons)
+        return text
+
+
+def _confidence_of(row) -> float:
+    scores = np.asarray(row["top_scores"], dtype=float)
+    if ScoreKind(row["score_kind"]).is_probability:
+        return float(scores[0])
+    return float(scores[0] - scores[1]) if len(scores) > 1 else float("inf")
+
+
+def _sure_text(row) -> str:
+    value = _confidence_of(row)
+    if ScoreKind(row["score_kind"]).is_probability:
+        return f"{row['label']} is {honest_percent(value, decimals=1)} sure of {int(row['prediction'])}"
+    return f"{row['label']} is sure of {int(row['prediction'])}"
+
 
 def verdict(
     answers: pd.DataFrame,
@@ -358,14 +385,22 @@ def verdict(
 ) -> Verdict:
     """Decide the headline from every model's answer to one digit.
 
-    ``answers``: core.analysis.evaluation.predict_digit's table with the most accurate model first
+    ``answers``: core.models.predict.predict_digit's table with the most accurate model first
     (columns model, label, prediction, score_kind, top_digits, top_scores); ``thresholds``:
-    model name -> :func:`confidence_threshold`; ``pixels`` (784,) and ``ink_reference``
-    enable the "not a digit" check on ink statistics.
+    model name -> :func:`confidence_threshold` (a model is *sure* at or above its threshold);
+    ``pixels`` (784,) and ``ink_reference`` enable the "not a digit" check on ink statistics.
 
-    Rules: unsure when fewer than :data:`AGREEMENT` of the models give the best model's digit
-    or the best model is below its threshold; "not a digit" when the ink is outside MNIST's
-    range, or when no model at all is confident; clear otherwise.
+    Rules, in order:
+
+    1. "not a digit" when the ink is outside MNIST's range (a dot, a bar, a filled square);
+    2. "clear" when every model gives the same digit (two or more models): unanimity is the
+       strongest evidence there is, and hedging it is as wrong as over-claiming;
+    3. "not a digit" when no model is sure;
+    4. "unsure" ("Not sure: 4 or 9?") when fewer than :data:`AGREEMENT` of the models give the
+       best model's digit (when sure models are among those who disagree, the reason names two
+       of them: "LogReg is 99.95% sure of 8 but MLP is 99.9% sure of 3"), or the best model is
+       not sure;
+    5. "clear" otherwise.
     """
     if answers.empty:
         raise ValueError("verdict needs at least one model's answer.")
@@ -373,31 +408,41 @@ def verdict(
     digit = int(best["prediction"])
     n = len(answers)
     agree = int((answers["prediction"] == digit).sum())
-
-    def is_confident(row) -> bool:
-        scores = np.asarray(row["top_scores"], dtype=float)
-        conf = scores[0] if ScoreKind(row["score_kind"]).is_probability else scores[0] - scores[1]
-        return conf >= thresholds.get(row["model"], -np.inf)
-
-    confident = is_confident(best)
-    any_confident = any(is_confident(row) for _, row in answers.iterrows())
+    sure = [row for _, row in answers.iterrows() if _confidence_of(row) >= thresholds.get(row["model"], -np.inf)]
+    confident = _confidence_of(best) >= thresholds.get(best["model"], -np.inf)
     votes = answers["prediction"].value_counts()
     others = [int(d) for d in votes.index if int(d) != digit]
-    second = others[0] if others else int(best["top_digits"][1])
+    top = [int(d) for d in best["top_digits"]]
+    second = others[0] if others else (top[1] if len(top) > 1 else digit)
     candidates = (digit, second)
 
-    reasons: list[str] = []
-    if agree / n < AGREEMENT:
-        reasons.append(f"only {agree} of {n} models say {digit}")
-    if not confident:
-        reasons.append(f"{best['label']}, the most accurate model, is less sure than on 98% of the test digits")
     unusual = ink_reference.unusual(pixels) if (ink_reference is not None and pixels is not None) else []
-    if not any_confident:
-        unusual = [*unusual, "no model is confident"]
     if unusual:
         return Verdict("not a digit", "This does not look like a digit", digit, candidates, agree, n, confident,
-                       tuple(unusual + reasons))
+                       tuple(unusual))
+    if agree == n and n > 1:
+        return Verdict("clear", f"Prediction: {digit}", digit, (digit,), agree, n, confident, ())
+    if not sure:
+        return Verdict("not a digit", "This does not look like a digit", digit, candidates, agree, n, confident,
+                       ("no model is as sure as on 98% of the test digits",))
+    sure_digits = list(dict.fromkeys(int(r["prediction"]) for r in sure))  # in order of accuracy
+    # sure models that disagree matter when the vote is split anyway; one outlier among many agreeing
+    # models (often a linear model sure of its own mistake) does not make a clear answer unsure
+    split = len(sure_digits) > 1 and agree / n < AGREEMENT
+    if split:
+        a = next(r for r in sure if int(r["prediction"]) == sure_digits[0])
+        b = next(r for r in sure if int(r["prediction"]) == sure_digits[1])
+        sure_reason = f"{_sure_text(a)} but {_sure_text(b)}: when sure models disagree, their confidence means little"
+        second = sure_digits[1] if sure_digits[0] == digit else sure_digits[0]
+        candidates = (digit, second)
+    reasons: list[str] = []
+    if split:
+        reasons.append(sure_reason)
+    elif agree / n < AGREEMENT:
+        reasons.append(f"the others say {', '.join(str(d) for d in others)}")
+    if not confident:
+        reasons.append(f"{best['label']} is less sure than on 98% of the test digits")
     if reasons:
         return Verdict("unsure", f"Not sure: {digit} or {second}?", digit, candidates, agree, n, confident, tuple(reasons))
     return Verdict("clear", f"Prediction: {digit}", digit, (digit,), agree, n, confident,
-                   (f"{agree} of {n} models agree and the most accurate one is confident",))
+                   (f"{best['label']} is as sure as on most test digits",))

@@ -149,7 +149,11 @@ def format_value(value: Any) -> str:
     """A grid value as the user writes it (``256x128`` for layer tuples, ``None``)."""
     if isinstance(value, (tuple, list)):
         return "x".join(str(v) for v in value)
-    return "None" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        # plain decimals, never scientific notation ("0.00001", not "1e-05"), as few digits as round-trip
+        text = f"{value:.12f}".rstrip("0").rstrip(".")
+        return text if float(text) == value else repr(value)
+    return "None" if value is None else str(value)
 
 
 def parse_values(name: str, param: str, text: str) -> list[Any]:
@@ -226,3 +230,11 @@ def train_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     spec = get_spec(name)
     defaults = {**spec.params, "pca": spec.pca}
     return {k: v for k, v in params.items() if k not in defaults or defaults[k] != v}
+
+
+def settings_text(name: str, params: dict[str, Any]) -> str:
+    """Every setting of ``params`` (e.g. a search's ``best_params``) as the user writes them, the
+    ones equal to the catalog's default too: ``n_neighbors=3, weights=distance, pca=35``. A button
+    that trains "KNN with n_neighbors=3" while weights and pca stay at their defaults should say so."""
+    get_spec(name)
+    return ", ".join(f"{k}={format_value(v)}" for k, v in params.items())

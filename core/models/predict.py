@@ -106,7 +106,8 @@ def predict_digit(models: list[Any], pixels: np.ndarray, *, k: int = 3) -> pd.Da
     """Every model's answer for one digit ``pixels`` (784,) or (28, 28) uint8.
 
     One row per model, in the order given: name, label, prediction, score_kind, and
-    ``top_digits`` / ``top_scores`` (lists of length ``k``, best first).
+    ``top_digits`` / ``top_scores`` (lists of up to ``k``, best first; a probability model's
+    runners-up with probability 0 are left out, so the lists can be shorter).
     """
     x = np.asarray(pixels).reshape(1, 784)
     rows = []
@@ -114,12 +115,15 @@ def predict_digit(models: list[Any], pixels: np.ndarray, *, k: int = 3) -> pd.Da
         scores, kind = model_scores(model.pipeline, x)
         digits, values = top_k(scores, k=k)
         classes = np.asarray(model.pipeline.classes_)
+        # a runner-up with probability 0 is no answer (KNN's and the forest's votes leave most digits
+        # at exactly 0): listing "digit 0 0%, digit 1 0%" would fill the top-k with noise
+        keep = [j == 0 or kind != "probability" or values[0, j] > 0 for j in range(digits.shape[1])]
         rows.append({
             "model": model.record.name,
             "label": model.record.label,
             "prediction": int(classes[digits[0, 0]]),
             "score_kind": kind,
-            "top_digits": [int(classes[d]) for d in digits[0]],
-            "top_scores": [float(v) for v in values[0]],
+            "top_digits": [int(classes[d]) for j, d in enumerate(digits[0]) if keep[j]],
+            "top_scores": [float(v) for j, v in enumerate(values[0]) if keep[j]],
         })
     return pd.DataFrame(rows, columns=["model", "label", "prediction", "score_kind", "top_digits", "top_scores"])

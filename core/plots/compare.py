@@ -6,9 +6,22 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["plot_difference_matrix"]
+__all__ = ["favour_of_b", "plot_difference_matrix"]
 
 _ACCENT = "#d62728"
+
+
+def favour_of_b(diff: np.ndarray) -> np.ndarray:
+    """Each cell of ``diff`` (B's confusion counts minus A's) as digits in B's favour: the
+    diagonal as it is (more right is better), off the diagonal negated (fewer mistakes is better)."""
+    d = np.asarray(diff, dtype=np.int64)
+    out = -d.copy()
+    np.fill_diagonal(out, np.diag(d))
+    return out
+
+
+def _short(name: str, limit: int = 22) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def plot_difference_matrix(
@@ -17,32 +30,37 @@ def plot_difference_matrix(
     name_a: str = "A",
     name_b: str = "B",
     selected: tuple[int, int] | None = None,
-    height: int = 560,
+    height: int = 600,
 ) -> go.Figure:
-    """The clickable 10x10 difference matrix ``diff`` = B's confusion counts minus A's
-    (rows true digits, columns predictions), on a diverging scale centred on 0.
+    """The clickable 10x10 difference matrix from ``diff`` = B's confusion counts minus A's
+    (rows true digits, columns predictions), on one diverging scale: how many test digits the
+    cell counts in B's favour.
 
-    Off the diagonal, red means B makes that mistake more often; on the diagonal, blue
-    means B gets more of that digit right. Like ``core.plots.metrics.plot_confusion_matrix``:
-    trace 0 is the heatmap, trace 1 a scatter of transparent square markers, point index
-    ``row * 10 + col``, ``customdata`` ``[true, predicted, difference]``; ``selected``
-    (row, col) gets an outline. Use ``core.plots.metrics.CONFUSION_CONFIG`` with it.
+    A cell's number and its colour say the same thing: ``+12`` (blue) means 12 digits in B's
+    favour (on the diagonal 12 more right, off it 12 fewer of that mistake), ``−12`` (red) 12 in
+    A's favour. The colour bar lies under the matrix, titled "← A better · B better →".
+    Like ``core.plots.metrics.plot_confusion_matrix``: trace 0 is the heatmap, trace 1 a scatter
+    of transparent square markers, point index ``row * 10 + col``, ``customdata``
+    ``[true, predicted, B minus A]``; ``selected`` (row, col) gets an outline. Use
+    ``core.plots.metrics.CONFUSION_CONFIG`` with it.
     """
     d = np.asarray(diff, dtype=np.int64)
     if d.ndim != 2 or d.shape[0] != d.shape[1]:
         raise ValueError(f"diff must be a square matrix, got shape {d.shape}.")
     n = d.shape[0]
-    # "good for B" is positive colour: diagonal gains and off-diagonal losses
-    good = d.astype(float).copy()
-    off = ~np.eye(n, dtype=bool)
-    good[off] = -good[off]
-    limit = max(1.0, float(np.abs(good).max()))
-    text = [[(f"{v:+d}" if v else "") for v in row] for row in d]
+    favour = favour_of_b(d)
+    limit = max(1, int(np.abs(favour).max()))
+    text = [[(f"{v:+d}".replace("-", "−") if v else "") for v in row] for row in favour]
     digits = list(range(n))
+    ticks = [-limit, 0, limit]
     heat = go.Heatmap(
-        z=good, x=digits, y=digits, text=text, texttemplate="%{text}", colorscale="RdBu", zmid=0,
+        z=favour.astype(float), x=digits, y=digits, text=text, texttemplate="%{text}", colorscale="RdBu", zmid=0,
         zmin=-limit, zmax=limit, hoverinfo="skip", xgap=1, ygap=1,
-        colorbar={"title": {"text": f"better for<br>{name_b} →"}, "thickness": 12},
+        colorbar={
+            "orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.04, "yanchor": "top", "thickness": 12,
+            "len": 0.75, "tickmode": "array", "tickvals": ticks, "ticktext": [f"−{limit}", "0", f"+{limit}"],
+            "title": {"text": f"← {_short(name_a)} (A) better  ·  {_short(name_b)} (B) better →", "side": "top"},
+        },
     )
     ii, jj = np.divmod(np.arange(n * n), n)
     cells = go.Scatter(
@@ -52,7 +70,8 @@ def plot_difference_matrix(
         unselected={"marker": {"opacity": 1}},
         customdata=np.column_stack([ii, jj, d.ravel()]),
         hovertemplate=(
-            f"true %{{customdata[0]}} → predicted %{{customdata[1]}}<br>{name_b} minus {name_a}: %{{customdata[2]:+d}}"
+            f"true %{{customdata[0]}} → predicted %{{customdata[1]}}<br>{name_b} puts %{{customdata[2]:+d}} digits here"
+            f" compared with {name_a}"
             "<extra>click to see the digits</extra>"
         ),
         showlegend=False, name="cells",
@@ -64,7 +83,7 @@ def plot_difference_matrix(
         shapes.append({"type": "rect", "x0": c - 0.5, "x1": c + 0.5, "y0": r - 0.5, "y1": r + 0.5,
                            "line": {"color": _ACCENT, "width": 3}, "fillcolor": "rgba(0,0,0,0)", "layer": "above"})
     fig.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 20, "b": 10}, font={"size": 13},
+        height=height, margin={"l": 10, "r": 10, "t": 20, "b": 70}, font={"size": 13},
         clickmode="event+select", dragmode=False, hovermode="closest", hoverdistance=-1,
         shapes=shapes, plot_bgcolor="white",
     )

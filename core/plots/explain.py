@@ -9,9 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.plots.metrics import model_colour
+from core.plots.colours import model_colour
 
-__all__ = ["plot_abstention", "plot_pixel_map", "plot_reliability", "plot_weight_images"]
+__all__ = ["MIN_BIN_COUNT", "plot_abstention", "plot_pixel_map", "plot_reliability", "plot_weight_images"]
 
 _FONT = {"size": 13}
 
@@ -59,37 +59,69 @@ def plot_weight_images(weights: np.ndarray, *, highlight: Sequence[int] = ()) ->
     return fig
 
 
-def plot_reliability(tables: dict[str, pd.DataFrame]) -> go.Figure:
+#: Reliability bins with fewer digits than this are left off the curves: a bin of 3 digits
+#: swings between 0 and 1 and draws a zigzag that is noise (their counts stay in the hover).
+MIN_BIN_COUNT = 30
+
+
+def _legend_below(n_entries: int) -> dict:
+    """A horizontal legend under the plot: with eight models inside the axes it covered the curves."""
+    return {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.18, "yanchor": "top", "itemsizing": "constant"}
+
+
+def plot_reliability(tables: dict[str, pd.DataFrame], *, min_count: int = MIN_BIN_COUNT) -> go.Figure:
     """Reliability diagram: per model (label -> core.analysis.trust.Reliability.table) accuracy
-    against mean confidence per bin, with the diagonal of perfect calibration."""
+    against mean confidence per bin, with the diagonal of perfect calibration.
+
+    Bins with fewer than ``min_count`` digits are not drawn; marker area grows with a bin's
+    digit count and the hover gives it. Each model has its catalog colour
+    (core.plots.colours); the legend sits below the axes."""
     fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "grey", "dash": "dot"},
                                name="perfectly calibrated", hoverinfo="skip"))
+    biggest = max([1, *(int(t["count"].max()) for t in tables.values() if len(t))])
     for label, table in tables.items():
+        kept = table[table["count"] >= min_count]
+        size = 5 + 11 * np.sqrt(kept["count"].to_numpy(dtype=float) / biggest)
         fig.add_trace(go.Scatter(
-            x=table["confidence"], y=table["accuracy"], mode="lines+markers", name=label,
-            line={"color": model_colour(label)}, marker={"color": model_colour(label)},
-            customdata=table["count"], hovertemplate="confidence %{x:.3f}: accuracy %{y:.3f} (%{customdata} digits)<extra>" + label + "</extra>",
+            x=kept["confidence"], y=kept["accuracy"], mode="lines+markers", name=label,
+            line={"color": model_colour(label)}, marker={"color": model_colour(label), "size": size},
+            customdata=kept["count"],
+            hovertemplate="confidence %{x:.3f}: accuracy %{y:.3f} (%{customdata:,} digits)<extra>" + label + "</extra>",
         ))
-    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 20, "b": 10}, font=_FONT, legend={"x": 0.02, "y": 0.98})
-    fig.update_xaxes(title_text="confidence (top probability)", range=[0, 1.01])
+    fig.update_layout(height=480, margin={"l": 10, "r": 10, "t": 20, "b": 10}, font=_FONT,
+                      legend=_legend_below(len(tables) + 1))
+    fig.update_xaxes(title_text=f"confidence (top probability); bins of at least {min_count} digits", range=[0, 1.01])
     fig.update_yaxes(title_text="accuracy", range=[0, 1.01])
     return fig
 
 
-def plot_abstention(curves: dict[str, pd.DataFrame], *, marker: float | None = None) -> go.Figure:
+def plot_abstention(
+    curves: dict[str, pd.DataFrame], *, marker: float | None = None, min_coverage: float = 0.8,
+) -> go.Figure:
     """Accuracy on the kept digits against coverage (share kept), one line per model
-    (label -> core.analysis.trust.abstention_curve frame); ``marker``: a coverage to mark."""
+    (label -> core.analysis.trust.abstention_curve frame) in its catalog colour; ``marker``:
+    a coverage to mark. The x axis runs from 100% down to ``min_coverage`` (the page's slider
+    hands over at most 20%, so 100 → 80%), the y axis spans the curves in that window."""
     fig = go.Figure()
+    lows, highs = [], []
     for label, curve in curves.items():
+        window = curve[curve["coverage"] >= min_coverage - 1e-9]
+        if len(window):
+            lows.append(float(window["accuracy"].min()))
+            highs.append(float(window["accuracy"].max()))
         fig.add_trace(go.Scatter(
-            x=100 * curve["coverage"], y=100 * curve["accuracy"], mode="lines", name=label,
-            line={"color": model_colour(label)},
-            customdata=curve["abstained"],
-            hovertemplate="keeps %{x:.0f}%: accuracy %{y:.2f}% (hands over %{customdata})<extra>" + label + "</extra>",
+            x=100 * window["coverage"], y=100 * window["accuracy"], mode="lines", name=label,
+            line={"color": model_colour(label)}, customdata=window["abstained"],
+            hovertemplate="keeps %{x:.0f}%: accuracy %{y:.2f}% (hands over %{customdata:,})<extra>" + label + "</extra>",
         ))
     if marker is not None:
         fig.add_vline(x=100 * marker, line={"color": "grey", "dash": "dash"})
-    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 20, "b": 10}, font=_FONT, legend={"x": 0.02, "y": 0.02})
-    fig.update_xaxes(title_text="coverage: digits the model keeps (%)", autorange="reversed")
+    fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 20, "b": 10}, font=_FONT,
+                      legend=_legend_below(len(curves)))
+    fig.update_xaxes(title_text="coverage: digits the model keeps (%)", range=[100.5, 100 * min_coverage - 0.5])
+    if lows:
+        low, high = 100 * min(lows), 100 * max(highs)
+        pad = max(0.1, 0.05 * (high - low))
+        fig.update_yaxes(range=[low - pad, min(100.0, high) + pad])
     fig.update_yaxes(title_text="accuracy on the kept digits (%)")
     return fig

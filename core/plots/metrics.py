@@ -19,7 +19,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.models.catalog import MODELS, ScoreKind
+from core.analysis.format import honest_decimal, honest_percent
+from core.analysis.thresholds import threshold_text
+from core.models.catalog import ScoreKind
+from core.plots.colours import model_colour
 
 __all__ = [
     "CONFUSION_CONFIG",
@@ -36,6 +39,7 @@ __all__ = [
     "plot_roc_curve",
     "plot_threshold_curves",
     "plot_training_curve",
+    "threshold_point",
 ]
 
 #: Display modes of :func:`plot_confusion_matrix`, the default first. "Errors only" leads: with
@@ -58,20 +62,6 @@ BLUE = "#1f77b4"
 ORANGE = "#ff7f0e"
 _FONT = dict(size=13)
 _MAX_CURVE_POINTS = 2000
-_MODEL_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-
-
-def model_colour(model: str) -> str:
-    """The one colour of a catalog model on every chart, given by name, label, or a label with a
-    note after it (``"MLP (isotonic)"``): its place in the catalog picks it, so it does not depend
-    on which models a chart shows or their order. Unknown names get grey."""
-    best, colour = -1, "#7f7f7f"
-    for k, (name, spec) in enumerate(MODELS.items()):
-        if model in (name, spec.label):
-            return _MODEL_PALETTE[k % len(_MODEL_PALETTE)]
-        if model.startswith(spec.label + " (") and len(spec.label) > best:
-            best, colour = len(spec.label), _MODEL_PALETTE[k % len(_MODEL_PALETTE)]
-    return colour
 
 
 def _base_layout(fig: go.Figure, *, height: int, title: str | None = None, **extra) -> go.Figure:
@@ -86,19 +76,10 @@ def _base_layout(fig: go.Figure, *, height: int, title: str | None = None, **ext
 
 
 def percent_label(share: float) -> str:
-    """``share`` (0-1) as a percentage that never rounds to a lie: ``0%`` and ``100%`` only when
-    exact, ``<0.1%`` / ``>99.9%`` at the edges, one decimal below 1% and above 99%
-    (``0.4%``, ``99.6%``), whole percents in between (``45%``)."""
-    pct = 100.0 * float(share)
-    if pct <= 0.0 or pct >= 100.0:
-        return f"{pct:.0f}%"
-    if pct < 0.1:
-        return "<0.1%"
-    if pct > 99.9:
-        return ">99.9%"
-    if 1.0 <= pct <= 99.0:
-        return f"{pct:.0f}%"
-    return f"{pct:.1f}%"
+    """``share`` (0-1) as a percentage with one decimal (``1.4%``, ``45.0%``, ``99.6%``) that never
+    rounds to a lie: ``0.0%``/``100.0%`` only when exact, more decimals near the edges (``99.96%``).
+    The same text everywhere a share is shown (core.analysis.format.honest_percent)."""
+    return honest_percent(share, decimals=1)
 
 
 # ------------------------------------------------------------------ confusion
@@ -162,9 +143,10 @@ def plot_confusion_matrix(
         unselected=dict(marker=dict(opacity=1)),
         customdata=custom,
         text=[str(int(c)) for c in counts.ravel()],
+        hovertext=[percent_label(v) for v in share.ravel()],
         hovertemplate=(
             "true %{customdata[0]} → predicted %{customdata[1]}<br>"
-            "%{customdata[2]} digits (%{customdata[3]:.1%} of true %{customdata[0]})"
+            "%{customdata[2]} digits (%{hovertext} of true %{customdata[0]})"
             "<extra>click to see them</extra>"
         ),
         showlegend=False,
@@ -239,9 +221,9 @@ def plot_f1_heatmap(f1: pd.DataFrame) -> go.Figure:
     z = f1.to_numpy(dtype=float)
     fig = go.Figure(go.Heatmap(
         z=z, x=[str(c) for c in f1.columns], y=list(f1.index), colorscale="Viridis",
-        text=[[f"{v:.2f}" for v in row] for row in z], texttemplate="%{text}",
+        text=[[honest_decimal(v, decimals=3) for v in row] for row in z], texttemplate="%{text}",
         colorbar=dict(title=dict(text="F1"), thickness=12),
-        hovertemplate="%{y}, digit %{x}: F1 %{z:.3f}<extra></extra>", xgap=1, ygap=1,
+        hovertemplate="%{y}, digit %{x}: F1 %{text}<extra></extra>", xgap=1, ygap=1,
     ))
     _base_layout(fig, height=max(220, 42 * len(f1) + 90))
     fig.update_xaxes(title_text="digit", type="category", side="top")
@@ -263,7 +245,7 @@ def plot_accuracy_latency(summary: pd.DataFrame, *, latency_column: str = "laten
     # one trace per model: a legend names them, so labels never overlap on the plot
     for k, label in enumerate(summary["label"]):
         fig.add_scatter(
-            x=[x[k]], y=[y[k]], mode="markers", name=str(label),
+            x=[x[k]], y=[y[k]], mode="markers", name=str(label), cliponaxis=False,  # a big model's disc stays whole
             marker=dict(size=[max(size[k], 1e-6)], sizemode="area", sizeref=sizeref, sizemin=6,
                         color=model_colour(str(label)), opacity=0.75, line=dict(color="#123", width=1)),
             customdata=[[size[k]]],
@@ -273,7 +255,7 @@ def plot_accuracy_latency(summary: pd.DataFrame, *, latency_column: str = "laten
     _base_layout(fig, height=420, legend=dict(itemsizing="constant"))
     lx = np.log10(np.clip(x, 1e-6, None))
     fig.update_xaxes(title_text="single-digit predict latency, ms (log scale)", type="log", dtick=1,
-                     range=[lx.min() - 0.35, lx.max() + 0.35])
+                     range=[lx.min() - 0.5, lx.max() + 0.6])
     pad = max(0.5, 0.15 * (y.max() - y.min()))
     fig.update_yaxes(title_text="accuracy %", range=[y.min() - pad, y.max() + pad])
     return fig
@@ -336,27 +318,74 @@ def zoom_range(values: Sequence[float], *, margin: float = 0.02, cap: float = 0.
     return [max(0.0, float(np.floor(low / 0.05) * 0.05)), 1.005]
 
 
+#: Probability thresholds on a zoomed threshold chart: its x axis is the log-odds, labelled with these.
+_LOGIT_TICKS = (0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999)
+_LOGIT_CLIP = 1e-5
+
+
+def _logit(p) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), _LOGIT_CLIP, 1 - _LOGIT_CLIP)
+    return np.log(p / (1 - p))
+
+
 def plot_threshold_curves(
-    pr: pd.DataFrame, threshold: float, *, score_kind: ScoreKind | str = ScoreKind.PROBABILITY,
+    pr: pd.DataFrame, threshold: float, *, score_kind: ScoreKind | str = ScoreKind.PROBABILITY, zoom: bool = False,
 ) -> go.Figure:
     """Precision and recall against the threshold, with the current ``threshold`` marked.
 
-    ``pr``: columns ``threshold``, ``precision``, ``recall`` (as from binary_analysis).
+    ``pr``: columns ``threshold``, ``precision``, ``recall`` (as from binary_analysis). ``zoom``
+    (the page's zoom toggle, as for the PR and ROC curves): the y axis starts just below the
+    current precision and recall (see :func:`zoom_range`), and probabilities go on a log-odds x
+    axis, labelled in probabilities, where a strong model's curves are not flat at 1 from 0.01
+    to 0.99. The threshold's label sits on the side of the line with more room.
     """
     pr = downsample_curve(pr)
+    kind = ScoreKind(score_kind)
+    logit = zoom and kind.is_probability
+    x = _logit(pr["threshold"]) if logit else pr["threshold"].to_numpy(dtype=float)
+    at = float(_logit(threshold)) if logit else float(threshold)
     fig = go.Figure()
-    fig.add_scatter(x=pr["threshold"], y=pr["precision"], name="precision", mode="lines", line=dict(color=BLUE, width=2))
-    fig.add_scatter(x=pr["threshold"], y=pr["recall"], name="recall", mode="lines", line=dict(color=ORANGE, width=2))
-    fig.add_vline(x=float(threshold), line=dict(color=_ACCENT, dash="dash", width=2))
-    fig.add_annotation(x=float(threshold), y=1.04, yref="y", text=f"threshold {threshold:.3g}", showarrow=False,
-                       font=dict(color=_ACCENT), xanchor="left")
+    hover = "threshold %{customdata}<br>%{y:.4f}<extra>%{fullData.name}</extra>"
+    custom = [threshold_text(t, kind) for t in pr["threshold"]]
+    fig.add_scatter(x=x, y=pr["precision"], name="precision", mode="lines", line=dict(color=BLUE, width=2),
+                    customdata=custom, hovertemplate=hover)
+    fig.add_scatter(x=x, y=pr["recall"], name="recall", mode="lines", line=dict(color=ORANGE, width=2),
+                    customdata=custom, hovertemplate=hover)
+    if logit:
+        x_range = [min(float(_logit(_LOGIT_TICKS[0])), at) - 0.3, max(float(_logit(_LOGIT_TICKS[-1])), at) + 0.3]
+    elif kind.is_probability:
+        x_range = [-0.02, 1.02]
+    else:
+        x_range = [float(np.min(x)), float(np.max(x))] if len(x) else [0.0, 1.0]
+    middle = (x_range[0] + x_range[1]) / 2
+    fig.add_vline(x=at, line=dict(color=_ACCENT, dash="dash", width=2))
+    fig.add_annotation(x=at, y=1.0, yref="paper", yanchor="bottom", text=f"threshold {threshold_text(threshold, kind)}",
+                       showarrow=False, font=dict(color=_ACCENT), xanchor="left" if at <= middle else "right")
     _base_layout(fig, height=340, title="Precision and recall against the threshold",
                  legend=dict(orientation="h", y=-0.25, x=0))
-    kind = ScoreKind(score_kind)
-    # probabilities live on [0, 1]; without a range the threshold's label widens the axis to 1.5
-    fig.update_xaxes(title_text=f"threshold on the {kind}", range=[-0.02, 1.02] if kind.is_probability else None)
-    fig.update_yaxes(range=[0, 1.08], title_text="")
+    fig.update_layout(margin=dict(t=70))
+    title = "threshold, log-odds scale" if logit else f"threshold on the {kind}"
+    if logit:
+        fig.update_xaxes(title_text=title, range=x_range, tickmode="array", tickangle=0, tickfont=dict(size=11),
+                         tickvals=[float(_logit(t)) for t in _LOGIT_TICKS], ticktext=[f"{t:g}" for t in _LOGIT_TICKS])
+    else:
+        fig.update_xaxes(title_text=title, range=x_range)
+    if zoom:
+        m = threshold_point(pr, threshold)
+        fig.update_yaxes(range=zoom_range(m), title_text="")
+    else:
+        fig.update_yaxes(range=[0, 1.02], title_text="")
     return fig
+
+
+def threshold_point(pr: pd.DataFrame, threshold: float) -> tuple[float, float]:
+    """(precision, recall) of the curve ``pr`` at the lowest tabulated threshold at or above
+    ``threshold`` (the last row when there is none)."""
+    at = pr["threshold"].to_numpy(dtype=float)
+    k = int(np.searchsorted(np.sort(at), float(threshold)))
+    order = np.argsort(at, kind="stable")
+    row = pr.iloc[order[min(k, len(order) - 1)]]
+    return float(row["precision"]), float(row["recall"])
 
 
 def plot_pr_curve(
@@ -365,7 +394,7 @@ def plot_pr_curve(
     """Precision against recall; ``point`` = (recall, precision) at the current threshold.
     ``zoom`` shows the top-right corner (see :func:`zoom_range`), where good detectors live."""
     pr = downsample_curve(pr)
-    name = "PR curve" + (f" (AP {average_precision:.3f})" if average_precision is not None else "")
+    name = "PR curve" + (f" (AP {honest_decimal(average_precision, decimals=3)})" if average_precision is not None else "")
     fig = go.Figure()
     fig.add_scatter(x=pr["recall"], y=pr["precision"], mode="lines", name=name, line=dict(color=BLUE, width=2),
                     hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>")
@@ -384,13 +413,13 @@ def plot_roc_curve(roc: pd.DataFrame, point: tuple[float, float], *, auc: float,
     5%), true-positive rates from just below the current one (see :func:`zoom_range`)."""
     roc = downsample_curve(roc)
     fig = go.Figure()
-    fig.add_scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name=f"ROC (AUC {auc:.4f})",
+    fig.add_scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name=f"ROC (AUC {honest_decimal(auc, decimals=4)})",
                     line=dict(color=BLUE, width=2), hovertemplate="FPR %{x:.4f}<br>TPR %{y:.3f}<extra></extra>")
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(color="#999", dash="dot"), hoverinfo="skip")
     fig.add_scatter(x=[point[0]], y=[point[1]], mode="markers", name="current threshold",
                     marker=dict(color=_ACCENT, size=12),
                     hovertemplate="FPR %{x:.4f}<br>TPR %{y:.3f}<extra>current threshold</extra>")
-    _base_layout(fig, height=340, title=f"ROC curve, AUC {auc:.4f}", legend=dict(orientation="h", y=-0.25, x=0))
+    _base_layout(fig, height=340, title=f"ROC curve, AUC {honest_decimal(auc, decimals=4)}", legend=dict(orientation="h", y=-0.25, x=0))
     x_range = [-0.002, max(0.05, 2 * float(point[0]))] if zoom else [0, 1.02]
     fig.update_xaxes(title_text="false-positive rate", range=x_range)
     fig.update_yaxes(title_text="true-positive rate (recall)", range=zoom_range([point[1]]) if zoom else [0, 1.02])

@@ -80,13 +80,15 @@ class SearchResult:
         return frame.sort_values(["rank", "mean_accuracy"], ascending=[True, False], kind="stable").reset_index(drop=True)
 
     def display_table(self) -> pd.DataFrame:
-        """:meth:`table` for people: values as written on the command line, accuracy in percent."""
+        """:meth:`table` for people: values as written on the command line, accuracy in percent;
+        numbers as text with two decimals each (``95.00``, ``94.30``, ``95.05``)."""
         frame = self.table()
         for param in self.grid:
             frame[param] = frame[param].map(format_value)
-        frame["mean_accuracy"] = (100 * frame["mean_accuracy"]).round(2)
-        frame["std_accuracy"] = (100 * frame["std_accuracy"]).round(2)
-        frame["mean_fit_s"] = frame["mean_fit_s"].round(3)
+        # text with one number of decimals per column: as numbers, the grid showed "95", "94.3", "95.05"
+        frame["mean_accuracy"] = [f"{100 * v:.2f}" for v in frame["mean_accuracy"]]
+        frame["std_accuracy"] = [f"{100 * v:.2f}" for v in frame["std_accuracy"]]
+        frame["mean_fit_s"] = [f"{v:.2f}" for v in frame["mean_fit_s"]]
         return frame.rename(columns={"mean_accuracy": "CV accuracy %", "std_accuracy": "± std",
                                      "mean_fit_s": "fit s", "rank": "rank"})
 

@@ -30,7 +30,7 @@ from core.analysis.label_errors import apply_corrections
 from core.data.sources import MnistData
 from core.errors import DashboardError
 from core.store.marks import load_marks
-from core.store.records import TrainedModel
+from core.store.records import ModelStatus, TrainedModel
 from core.store.workspace import Workspace
 from dashboard.data.workspace import HASH_FUNCS
 
@@ -83,7 +83,7 @@ def load_predictions(ws: Workspace, model: TrainedModel, fixes: Fixes = ()) -> T
 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=HASH_FUNCS)
 def _summary(model: TrainedModel, data: MnistData, key_file: str, fixes: Fixes) -> dict:
-    return summary_row(model, _fixed(model, data, key_file, fixes))
+    return summary_row(model, _fixed(model, data, key_file, fixes), X=data.X_test[:15])
 
 
 def _fixed(model: TrainedModel, data: MnistData, key_file: str, fixes: Fixes) -> TestPredictions:
@@ -150,3 +150,15 @@ def _top_confusions(model: TrainedModel, data: MnistData, key_file: str, fixes: 
 def load_top_confusions(ws: Workspace, model: TrainedModel, fixes: Fixes = (), *, k: int = 8) -> pd.DataFrame:
     """The ``k`` largest off-diagonal cells (core.analysis.evaluation.top_confusions)."""
     return _top_confusions(model, ws.data, str(ws.store.key_file), fixes, int(k))
+
+
+def cached_predictions(ws: Workspace, status: ModelStatus, fixes: Fixes = ()) -> TestPredictions | None:
+    """The test-set predictions of ``status``'s model from the store's cache beside the artifact
+    (labels corrected by ``fixes``), without unpickling the model; None when not cached. Pages that
+    need predictions only (Compare models) open at once, even for a 400 MB KNN."""
+    if status.record is None:
+        return None
+    preds = ws.store.cached_predictions(status.record)
+    if preds is None:
+        return None
+    return apply_corrections(preds, dict(fixes)) if fixes else preds

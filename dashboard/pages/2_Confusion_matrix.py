@@ -14,7 +14,7 @@ import streamlit as st
 from core.analysis.evaluation import cell_indices
 from core.models.catalog import ScoreKind
 from core.models.predict import top_k
-from core.plots.metrics import CONFUSION_CONFIG, CONFUSION_MODES, plot_confusion_matrix
+from core.plots.metrics import CONFUSION_CONFIG, CONFUSION_MODES, percent_label, plot_confusion_matrix
 from dashboard import patches, state
 from dashboard.components import (
     GALLERY_PAGE_SIZE,
@@ -76,7 +76,7 @@ with right:
         st.write("No mistakes at all.")
     for row in top.itertuples(index=False):
         st.button(
-            f"{row.true} → {row.predicted}: {row.count} ({row.share_of_true:.1%} of {row.true}s)",
+            f"{row.true} → {row.predicted}: {row.count} ({percent_label(row.share_of_true)} of {row.true}s)",
             key=f"top_{row.true}_{row.predicted}", on_click=select_cell, args=((row.true, row.predicted),),
             width="stretch", type="primary" if selected == (row.true, row.predicted) else "secondary",
         )

@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from core.analysis.evaluation import threshold_errors, threshold_for, threshold_metrics
-from core.analysis.thresholds import threshold_label, threshold_steps
+from core.analysis.thresholds import threshold_label, threshold_steps, threshold_text
 from core.models.catalog import ScoreKind
 from core.plots.metrics import plot_pr_curve, plot_roc_curve, plot_threshold_curves
 from dashboard import state
@@ -98,7 +98,7 @@ def move_to_target() -> None:
         return
     thresholds[state_key] = float(value)
     st.session_state[message_key] = (
-        "success", f"Threshold moved to {threshold_label(value, kind)}, the lowest with precision ≥ {target:.1%}.")
+        "success", f"Threshold moved to {threshold_text(value, kind)}, the lowest with precision ≥ {target:.1%}.")
 
 
 with top_right:
@@ -122,7 +122,7 @@ threshold = st.select_slider(
 thresholds[state_key] = float(threshold)
 state.write_param("threshold", repr(float(threshold)))
 st.caption(
-    f"Exact threshold: `{threshold!r}`. "
+    f"Threshold: {threshold_text(threshold, kind)}. "
     + ("The slider starts at 0.5; its notches are evenly spaced in log-odds, so the steps near 0 and 1 are fine."
        if kind.is_probability else
        "This model has no probabilities; its per-digit decision scores are thresholded instead. "
@@ -146,7 +146,7 @@ cols[3].metric(f"True negatives (not a {digit}, passed)", f"{m['tn']:,}")
 zoom = st.toggle("Zoom on the corner where the detector works (precision and recall near 1)", value=True, key="pr_zoom")
 c1, c2, c3 = st.columns(3)
 with c1:
-    st.plotly_chart(plot_threshold_curves(analysis.pr, threshold, score_kind=kind), key="pr_threshold_chart")
+    st.plotly_chart(plot_threshold_curves(analysis.pr, threshold, score_kind=kind, zoom=zoom), key="pr_threshold_chart")
 with c2:
     st.plotly_chart(plot_pr_curve(analysis.pr, (m["recall"], m["precision"]),
                                   average_precision=analysis.average_precision, zoom=zoom), key="pr_curve_chart")

@@ -122,11 +122,7 @@ answers = predict_digit(ranked, digit.pixels)
 best = answers.iloc[0]
 decision = verdict(answers, thresholds=thresholds, pixels=digit.pixels, ink_reference=ink_reference)
 st.header(decision.headline)
-st.caption(
-    f"{best['label']}, the most accurate trained model ({100 * load_accuracy(ws, ranked[0], fixes):.1f}% on the "
-    f"test set), says {decision.digit}; {decision.agree} of {decision.n_models} models agree. "
-    + "; ".join(r[:1].upper() + r[1:] for r in decision.reasons) + "."
-)
+st.caption(decision.sentence(best["label"], accuracy=load_accuracy(ws, ranked[0], fixes)))
 
 st.subheader("Every model's answer")
 # One HTML block, not a chart per model: eight Plotly charts cost ~0.5 s of browser time per stroke.

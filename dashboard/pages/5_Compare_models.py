@@ -20,7 +20,7 @@ from core.analysis.compare import (
     format_p,
     quadrant_indices,
 )
-from core.plots.compare import plot_difference_matrix
+from core.plots.compare import favour_of_b, plot_difference_matrix
 from core.plots.metrics import CONFUSION_CONFIG
 from dashboard import patches, state
 from dashboard.components import (
@@ -32,7 +32,7 @@ from dashboard.components import (
     require_workspace,
     setup_page,
 )
-from dashboard.data.metrics import load_predictions
+from dashboard.data.metrics import cached_predictions, load_predictions
 from dashboard.label_loop import model_choice_label, show_label_cleaning, variant_statuses
 
 setup_page("Compare models", "⚖️")
@@ -60,6 +60,10 @@ if name_a == name_b:
 label_a, label_b = model_choice_label(by_name[name_a], name_a), model_choice_label(by_name[name_b], name_b)
 preds = {}
 for name in (name_a, name_b):
+    cached = cached_predictions(ws, by_name[name], fixes)  # no model to unpickle: the page opens at once
+    if cached is not None:
+        preds[name] = cached
+        continue
     preds[name] = load_predictions(ws, load_or_stop(ws, by_name[name]), fixes)  # corrected labels when the switch is on
 pa, pb = preds[name_a], preds[name_b]
 result = compare_predictions(pa, pb, name_a=label_a, name_b=label_b)
@@ -139,7 +143,7 @@ if click is not None:
 opened = st.session_state.cmp_open
 state.write_param("open", opened, to_url=open_text)
 
-st.subheader("Difference matrix: B's confusion counts minus A's")
+st.subheader("Difference matrix: where B is better (blue) and where A is (red)")
 diff = difference_matrix(pa, pb)
 left, right = st.columns([3, 1], gap="large")
 with left:
@@ -150,8 +154,8 @@ with left:
     )
 with right:
     st.caption(
-        f"Each cell: how many more (+) or fewer (−) test digits B ({label_b}) puts there than A ({label_a}). "
-        "Blue is better for B: more right on the diagonal, fewer mistakes off it. Click a cell to see the "
+        f"Each cell: how many test digits it counts in favour of B ({label_b}, blue, +) or of A ({label_a}, red, −). "
+        "On the diagonal that is more digits right; off it, fewer of that mistake. Click a cell to see the "
         "digits behind its difference; click it again to close them."
     )
 
@@ -160,35 +164,49 @@ if opened is None:
     st.info("Click a quadrant of the table or a cell of the difference matrix to see its test digits.")
     st.stop()
 
+
+
+def show_digits(indices: np.ndarray, key: str) -> None:
+    """A paged gallery of test digits with both models' answers."""
+    rows, note = paged(np.arange(len(indices)), key=key, page_size=GALLERY_PAGE_SIZE)
+    st.caption(f"Each tile: the test index, the label, and both models' answers. {note}")
+    shown = indices[rows]
+    digit_gallery(
+        data.X_test[shown], shown.tolist(),
+        [f"A {pa.y_pred[i]} · B {pb.y_pred[i]} · label {pa.y_true[i]}" for i in shown],
+        titles=[
+            f"test #{i}: label {pa.y_true[i]}; A ({label_a}) says {pa.y_pred[i]}, B ({label_b}) says {pb.y_pred[i]}"
+            for i in shown
+        ],
+        key=f"{key}_tiles",
+    )
+
+
 scroll = st.session_state.pop("_cmp_scroll", False)  # a click opened it: bring it into view
-with st.container(key="cmp_gallery"):
-    if opened[0] == "quadrant":
-        indices = quadrant_indices(pa, pb, opened[1])
-        st.subheader(f"{quadrant_label(opened[1])}: {len(indices)} digits")
+page_key = f"cmp_page_{name_a}_{name_b}_{opened}"
+gallery = st.container(key="cmp_gallery")
+if opened[0] == "quadrant":
+    indices = quadrant_indices(pa, pb, opened[1])
+    gallery.subheader(f"{quadrant_label(opened[1])}: {len(indices)} digits")
+    if len(indices) == 0:
+        gallery.info("No test digit here.")
     else:
-        true, predicted = opened[1]
-        cell = difference_cell(pa, pb, true, predicted)
-        indices = cell.indices
-        st.subheader(
-            f"true {true} → predicted {predicted}: {cell.difference:+d} ({len(cell.gained)} only B, {len(cell.lost)} only A)"
-        )
-        st.caption("First the digits only B puts in this cell, then those only A puts there.")
-if len(indices) == 0:
-    st.info("No test digit here.")
-    if scroll:
-        patches.scroll_into_view("cmp_gallery")
-    st.stop()
-rows, note = paged(np.arange(len(indices)), key=f"cmp_page_{name_a}_{name_b}_{opened}", page_size=GALLERY_PAGE_SIZE)
-st.caption(f"Each tile: the test index, the label, and both models' answers. {note}")
-shown = indices[rows]
-digit_gallery(
-    data.X_test[shown], shown.tolist(),
-    [f"A {pa.y_pred[i]} · B {pb.y_pred[i]} · label {pa.y_true[i]}" for i in shown],
-    titles=[
-        f"test #{i}: label {pa.y_true[i]}; A ({label_a}) says {pa.y_pred[i]}, B ({label_b}) says {pb.y_pred[i]}"
-        for i in shown
-    ],
-    key="cmp_tiles",
-)
+        with gallery:
+            show_digits(indices, page_key)
+else:
+    true, predicted = opened[1]
+    cell = difference_cell(pa, pb, true, predicted)
+    favour = int(favour_of_b(difference_matrix(pa, pb))[true, predicted])
+    gallery.subheader(f"true {true} → predicted {predicted}: {favour:+d} in B's favour".replace("-", "−"))
+    if len(cell.indices) == 0:
+        gallery.info("No test digit here.")
+    only_b, only_a = gallery.columns(2, gap="large", border=True) if len(cell.indices) else (None, None)
+    for col, part, who, key in ((only_b, cell.gained, f"B ({label_b})", "b"), (only_a, cell.lost, f"A ({label_a})", "a")) if only_b else ():
+        with col:
+            st.markdown(f"**Only {who} puts these {len(part)} digits here**")
+            if len(part):
+                show_digits(part, f"{page_key}_{key}")
+            else:
+                st.caption("None.")
 if scroll:
     patches.scroll_into_view("cmp_gallery")

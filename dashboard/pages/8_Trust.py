@@ -67,15 +67,18 @@ if shown:
     left.plotly_chart(plot_reliability({labels[n] + suffix: r.table for n, r in rel.items()}), key="trust_reliability",
                       config={"displayModeBar": False})
     table = {"model": [labels[n] for n in shown],
-             "expected calibration error": [f"{100 * own[n].ece:.2f}%" if n in own else "n/a (decision scores)" for n in shown]}
+             "calibration error (ECE)": [f"{100 * own[n].ece:.2f}%" if n in own else "n/a (decision scores)" for n in shown]}
     if calibrated:
-        table[f"after {method}"] = [f"{100 * cal[n].after.ece:.2f}%" for n in shown]
-        table["accuracy"] = [f"{100 * cal[n].accuracy_before:.2f}% → {100 * cal[n].accuracy_after:.2f}%" for n in shown]
-    right.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+        table[f"ECE after {method}"] = [f"{100 * cal[n].after.ece:.2f}%" for n in shown]
+        table["accuracy before → after"] = [f"{100 * cal[n].accuracy_before:.2f}% → {100 * cal[n].accuracy_after:.2f}%" for n in shown]
     right.caption("Top-label reliability over 10 equal-width confidence bins: a point below the diagonal means "
                   "the model is right less often than it claims. The expected calibration error is the gap, "
                   "weighted by the share of digits in each bin."
-                  + (" The curves show the calibrated probabilities." if calibrated else ""))
+                  + (" The curves show the calibrated probabilities." if calibrated else "")
+                  + " Bins with fewer than 30 digits are left out (they zigzag by chance); bigger markers, more digits.")
+    # full width under the chart: in the narrow column the calibrated table's columns were cut off
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="content", key="trust_table",
+                 column_config={"model": st.column_config.TextColumn(width="medium")})
 if decision and not calibrated:
     st.info(
         "**" + ", ".join(labels[n] for n in decision) + "**: decision scores, not probabilities, so they have no "

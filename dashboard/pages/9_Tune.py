@@ -14,7 +14,7 @@ import streamlit as st
 from core.analysis.tune import DEFAULT_FOLDS, DEFAULT_MAX_TRAIN, cached_cv, cross_validate_model, latest_options, search
 from core.errors import DashboardError
 from core.models.catalog import AUGMENTATIONS, get_spec
-from core.models.grids import GRIDS, TUNABLE_MODELS, format_value, parse_grid, train_params
+from core.models.grids import GRIDS, TUNABLE_MODELS, format_value, parse_grid, settings_text, train_params
 from core.plots.tune import plot_search_heatmap, varying_params
 from core.progress import reporting
 from core.store.records import TrainOptions
@@ -107,7 +107,7 @@ if result is not None and result.name == name:
     a_col, d_col = st.columns(2)
     augment = a_col.selectbox("Augmentation", AUGMENTATIONS, index=AUGMENTATIONS.index(spec.augment), key="tune_augment")
     deskew = d_col.checkbox("Deskew", value=spec.deskew, key="tune_deskew")
-    shown = ", ".join(f"{k}={format_value(v)}" for k, v in params.items()) or "the catalog defaults"
+    shown = settings_text(name, result.best_params) or "the catalog defaults"
     options = TrainOptions(params=params, augment=augment, deskew=deskew)
     if st.button(f"Train {spec.label} with {shown} on the full training set", key="tune_train_best"):
         (job,) = jobs.start_training(ws, [name], options=options)

@@ -45,10 +45,21 @@ def test_difference_cell_and_quadrant_open_their_digits(page, server, sample_mod
     settle(page, timeout=180)
     page.mouse.move(5, 5)
     heading = page.locator("h3").filter(has_text=re.compile(r"^true \d → predicted \d: "))
+    favour = len(cell.lost) - len(cell.gained)  # off the diagonal: fewer of B's mistakes is B's favour
     expect(heading).to_have_text(re.compile(re.escape(
-        f"true {cell.true} → predicted {cell.predicted}: {cell.difference:+d} ({len(cell.gained)} only B, {len(cell.lost)} only A)")))
+        f"true {cell.true} → predicted {cell.predicted}: {favour:+d} in B's favour".replace("-", "−"))))
     expect(page.locator(".digit-tile")).to_have_count(len(cell.indices))
-    assert tile_indices(page) == [int(i) for i in cell.indices]
+    # two grids, each under its own heading: only B's digits, then only A's
+    only_b = page.locator('[data-testid="stColumn"]').filter(has_text="Only B (").filter(has=page.locator(".digit-tile"))
+    only_a = page.locator('[data-testid="stColumn"]').filter(has_text="Only A (").filter(has=page.locator(".digit-tile"))
+    if len(cell.gained):
+        expect(only_b.first).to_contain_text(f"Only B (SGD (hinge)) puts these {len(cell.gained)} digits here")
+        assert [int(i) for i in only_b.last.locator(".digit-tile").evaluate_all("els => els.map(e => e.dataset.index)")] \
+            == [int(i) for i in cell.gained]
+    if len(cell.lost):
+        assert [int(i) for i in only_a.last.locator(".digit-tile").evaluate_all("els => els.map(e => e.dataset.index)")] \
+            == [int(i) for i in cell.lost]
+    assert sorted(tile_indices(page)) == sorted(int(i) for i in cell.indices)
 
     only_a = quadrant_indices(pa, pb, "only_a_right")
     page.get_by_role("button", name=re.compile(r"^only A right: ")).click()

@@ -119,7 +119,7 @@ def test_reload_reopens_the_digit_and_threshold(page, server):
     seen = None
     for _ in range(20):
         settle(page)
-        now = (page.url, page.get_by_text(re.compile(r"^Exact threshold: ")).inner_text())
+        now = (page.url, page.get_by_text(re.compile(r"^Threshold: ")).inner_text())
         if now == seen:
             break
         seen = now
@@ -129,6 +129,6 @@ def test_reload_reopens_the_digit_and_threshold(page, server):
     page.reload()
     page.locator("h1", has_text="Precision recall").first.wait_for()
     settle(page, timeout=180)
-    assert page.get_by_text(re.compile(r"^Exact threshold: ")).inner_text() == exact
+    assert page.get_by_text(re.compile(r"^Threshold: ")).inner_text() == exact
     box = page.locator('[data-testid="stSelectbox"]', has_text="Positive digit").first
     assert box.locator("input").first.input_value() == "3" or "3" in box.inner_text()
