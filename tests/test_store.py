@@ -215,3 +215,21 @@ def test_a_model_pickled_before_the_stage_move_still_loads(store, sample_data):
     np.testing.assert_array_equal(loaded.pipeline.predict(X), model.pipeline.predict(X))
     assert type(loaded.pipeline.steps[0][1]).__module__ == "core.data.preprocessing"
 
+
+
+def test_a_signed_model_naming_missing_code_is_kept_not_deleted(store, sample_data):
+    """An intact, signed artifact whose pickle names a module this installation lacks (a newer or
+    older project version) is reported and kept: deleting it would lose a good model."""
+    import hashlib
+
+    model = train_model(store, "knn", options=SMALL)
+    gone = pickle.dumps(model.pipeline, protocol=2).replace(b"ccore.data.preprocessing\n", b"ccore.no_such_module\n")
+    model.path.write_bytes(gone)
+    record_path = model.path.with_suffix(".json")
+    record = json.loads(record_path.read_text())
+    record.update(model_sha256=hashlib.sha256(gone).hexdigest(), model_bytes=len(gone))
+    record_path.write_text(json.dumps(record))
+    resign_record(record_path)
+    with pytest.warns(ArtifactWarning, match="names code this installation does not have"):
+        assert make_store(store.folder, sample_data).load("knn", options=SMALL) is None
+    assert model.path.read_bytes() == gone and record_path.exists()

@@ -97,7 +97,8 @@ def describe_error(exc: BaseException) -> str:
 
 
 class _Unusable(Exception):
-    """An artifact failed a check; ``foreign`` when only the signature is wrong."""
+    """An artifact failed a check; ``foreign`` when it must be kept (another installation's
+    signature, or intact files naming code this installation lacks)."""
 
     def __init__(self, message: str, *, foreign: bool = False):
         super().__init__(message)
@@ -417,6 +418,11 @@ class ArtifactStore:
                     warnings.simplefilter("error", category=sklearn.exceptions.InconsistentVersionWarning)
                     accept_moved_modules()  # models pickled before core became stages
                     pipeline = joblib.load(io.BytesIO(payload))
+            except (ImportError, AttributeError) as exc:  # signed and intact, but this code lacks what it names: keep it
+                raise _Unusable(
+                    f"{paths.model.name} names code this installation does not have ({type(exc).__name__}: {exc}); "
+                    "it is kept (an update of the project or its extras may load it again)", foreign=True,
+                ) from exc
             except Exception as exc:  # a signed file that does not unpickle here: retrain
                 raise _Unusable(f"{paths.model.name} does not load ({type(exc).__name__}: {exc})") from exc
             if not _is_classifier_pipeline(pipeline):
