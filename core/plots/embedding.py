@@ -175,7 +175,7 @@ def plot_map(
                            "line": {"color": "#222", "width": 1.5, "dash": "dot"}})
     fig.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="lasso", clickmode="event+select",
-        hovermode="closest", legend={"itemsizing": "constant", "orientation": "v", "x": 1.01, "y": 1},
+        hovermode="closest", legend={"itemsizing": "constant", "orientation": "v", "x": 1.01, "y": 0.92},
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1},
         plot_bgcolor="white", shapes=shapes, uirevision="map",
     )
