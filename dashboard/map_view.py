@@ -213,8 +213,9 @@ def selection_event(event) -> tuple[Selection | None, int | None]:
                 return None, None
     points = [p for p in (sel.get("points") or []) if p.get("customdata") is not None]
     if len(points) == 1:
-        try:
-            return None, int(points[0]["customdata"][0])
+        custom = points[0]["customdata"]
+        try:  # a list, or a typed array that reached JSON as {"0": index, "1": ...}
+            return None, int(custom["0"] if isinstance(custom, dict) else custom[0])
         except (TypeError, ValueError, IndexError, KeyError):
             return None, None
     return None, None

@@ -109,6 +109,7 @@ def plot_map(
     model_b_label: str = "model B",
     height: int = 720,
     marker_size: float | None = None,
+    dragmode: str = "pan",
 ) -> go.Figure:
     """The map of ``frame``'s test digits coloured by ``colour`` (a key of :data:`COLOURINGS`).
 
@@ -116,7 +117,9 @@ def plot_map(
     the model's mistakes (``correct`` False) drawn again on top with a dark outline;
     ``show_suspects``: digits with ``suspect`` True on top as open black diamonds.
     ``selection``: ``{"kind": "box"|"lasso", "x": [...], "y": [...]}`` drawn as an outline;
-    ``selected``: test indices shown at full opacity (the rest dimmed). Raises ValueError when
+    ``selected``: test indices shown at full opacity (the rest dimmed). ``dragmode``: what a
+    drag does at first (``pan``, ``lasso`` or ``select``); a click selects one digit only when
+    it is not a selection tool (Plotly then reports an empty selection first). Raises ValueError when
     ``colour`` is unknown or ``frame`` lacks its column."""
     if colour not in COLOURINGS:
         raise ValueError(f"unknown colouring {colour!r}; choose one of {', '.join(COLOURINGS)}.")
@@ -174,7 +177,7 @@ def plot_map(
             shapes.append({"type": "path", "path": path, "xref": "x", "yref": "y",
                            "line": {"color": "#222", "width": 1.5, "dash": "dot"}})
     fig.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="lasso", clickmode="event+select",
+        height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode=dragmode, clickmode="event+select",
         hovermode="closest", legend={"itemsizing": "constant", "orientation": "v", "x": 1.01, "y": 0.92},
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x", "scaleratio": 1},
         plot_bgcolor="white", shapes=shapes, uirevision="map",

@@ -32,6 +32,7 @@ def chart_key() -> str:
 region, clicked = map_view.selection_event(st.session_state.get(chart_key()))
 if region is not None:
     view.selection = region
+    st.session_state["_map_drag"] = "lasso" if region.kind == "lasso" else "select"
     st.session_state.map_nonce += 1
 elif clicked is not None:
     st.session_state.map_nonce += 1
@@ -146,11 +147,12 @@ fig = plot_map(points, colour=view.colour, background=map_view.background_points
                show_errors=show_errors, show_suspects=show_suspects,
                selection=view.selection.as_dict() if view.selection is not None else None,
                selected=points["index"].to_numpy()[mask] if mask is not None else None,
-               model_label=model.record.label, model_b_label=statuses[view.model_b].label if preds_b is not None else "B")
+               model_label=model.record.label, model_b_label=statuses[view.model_b].label if preds_b is not None else "B",
+               dragmode=st.session_state.get("_map_drag", "pan"))
 with left:
     st.plotly_chart(fig, key=chart_key(), on_select="rerun", selection_mode=("points", "box", "lasso"), config=MAP_CONFIG)
-    st.caption("Drag to draw a lasso (or pick the box in the chart's toolbar) to see those digits below; click a digit "
-               "to open it in the Digit inspector. Scroll to zoom.")
+    st.caption("Pick the lasso or the box in the chart's toolbar and draw around a region to see its digits below. "
+               "With the pan tool, a click on a digit opens it in the Digit inspector. Scroll to zoom.")
 
 # ---------------------------------------------------------------- selection
 if view.selection is None:
