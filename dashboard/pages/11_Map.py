@@ -172,7 +172,7 @@ m1, m2, m3 = st.columns(3)
 m1.metric(f"{model.record.label} wrong inside", f"{summary.n_errors:,}")
 m2.metric("Accuracy inside", f"{summary.inside:.1%}")
 m3.metric("Accuracy outside", "—" if summary.outside is None else f"{summary.outside:.1%}")
-table = summary.counts.set_index("digit").T.rename(index={"by_label": "by label", "by_prediction": f"by {name}'s answer"})
+table = summary.counts.set_index("digit").T.rename(index={"by_label": "by label", "by_prediction": f"by {model.record.label}'s answer"})
 table.columns = [str(c) for c in table.columns]
 st.dataframe(table, width="stretch")
 chunk, note = paged(summary.indices, key=f"map_page_{st.session_state.map_nonce}")
