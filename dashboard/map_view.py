@@ -63,8 +63,10 @@ def read_view(trained: list[str]) -> tuple[MapView, list[str]]:
     spaces = feature_spaces(trained)
     requested = url_value("space")
     if requested is not None and requested not in spaces:
-        why = ("has no hidden layer of its own" if requested in trained else "is not trained for this data") \
-            if requested in MODELS else "is neither pixels nor a model"
+        if requested in trained:  # a catalog model without hidden layers, or an imported model or prediction file
+            why = "has no hidden layer of its own (or is a prediction file)"
+        else:
+            why = "is not trained for this data" if requested in MODELS else "is neither pixels nor a trained model"
         st.warning(f"Space {requested!r} {why}: a map needs pixels or a model's own features. "
                    f"Spaces that work here: {', '.join(spaces)}.", icon=":material/warning:")
     method = _pick("method", list(METHODS), "umap", "Method")
