@@ -230,7 +230,7 @@ def training_review(data: MnistData) -> None:
                 digit_gallery(data.X_train[[index]], [index],
                               [f"given {given} → {suggested}\nscore {s['score']:.2g}"],
                               titles=[f"training digit #{index}: labelled {given}, probably {suggested}"],
-                              columns=1, split="train")
+                              columns=1, split="train", key=f"lt_gallery_{index}")
                 key = f"lt_mark_{index}"
                 if key not in st.session_state:
                     st.session_state[key] = _mark_label(marks[index]) if index in marks else NOT_REVIEWED

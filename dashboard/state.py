@@ -63,6 +63,18 @@ def _brought(param: str) -> str | None:
     return value
 
 
+def brought_value(param: str) -> str | None:
+    """The URL's raw ``?param=`` text when the user brought it (see :func:`url_param` for the
+    usual way); for pages that validate several parameters together."""
+    return _brought(param)
+
+
+def write_params(**values: Any) -> None:
+    """Mirror several values in the URL at once (None removes a parameter)."""
+    for param, value in values.items():
+        _write(param, None if value is None else str(value))
+
+
 def _write(param: str, text: str | None) -> None:
     written = st.session_state.setdefault(_WRITTEN, {})
     if text is None:

@@ -38,7 +38,7 @@ TABLE_COLUMNS = ["label", "accuracy", "cv_accuracy", "cv_std", "macro_f1", "fit_
 #: Modules of further subcommands (see the module docstring).
 COMMAND_MODULES: list[str] = ["core.cli.compare", "core.cli.suspects", "core.cli.trust", "core.cli.tune", "core.cli.cv",
                               "core.cli.import_model", "core.cli.import_predictions", "core.cli.delete", "core.cli.export",
-                              "core.cli.marks", "core.cli.robustness", "core.cli.slices"]
+                              "core.cli.marks", "core.cli.robustness", "core.cli.slices", "core.cli.map"]
 
 
 def _command_modules():

@@ -70,6 +70,8 @@ class ModelSpec:
     #: Optional extra (``pip install -e ".[<extra>]"``) and the modules it provides; None: base install.
     extra: str | None = None
     requires: tuple[str, ...] = ()
+    #: Its own feature space for maps (core.analysis.embedding.hidden_features), e.g. "last hidden layer"; "" when none.
+    features: str = ""
 
     @property
     def score_kind(self) -> ScoreKind:
@@ -152,6 +154,7 @@ _SPECS = [
         "mlp", "MLP",
         "Neural network, one hidden layer of 256 ReLUs, Adam with early stopping, on 100 PCA components of deskewed digits.",
         _mlp, {"hidden_layer_sizes": (256,), "early_stopping": True, "max_iter": 200}, pca=100,
+        features="hidden layer (256 ReLUs)",
     ),
     ModelSpec(
         "cnn", "CNN (PyTorch)",
@@ -159,6 +162,7 @@ _SPECS = [
         "10 epochs (6 on fewer than 10,000 digits) of AdamW with a one-cycle learning rate on randomly shifted, "
         "rotated and scaled deskewed digits.",
         _cnn, {"max_epochs": 10}, extra="cnn", requires=("torch", "skorch"),
+        features="last hidden layer (dense, 128 units)",
     ),
 ]
 

@@ -50,26 +50,27 @@ def write_side_json(store: ArtifactStore, kind: str, key: str, value: Any) -> Pa
 
 
 def read_side_npz(
-    store: ArtifactStore, kind: str, key: str, *, validate: Callable[[dict[str, np.ndarray]], Any]
+    store: ArtifactStore, kind: str, key: str, *, validate: Callable[[dict[str, np.ndarray]], Any] | None = None
 ) -> Any | None:
-    """The ``.npz`` side file ``kind``/``key`` (arrays only, never pickles) passed through
-    ``validate(arrays)``, or None when absent. An unreadable file, or one ``validate`` rejects
-    (ValueError/TypeError/KeyError), is reported and gives None."""
+    """The ``.npz`` side file ``kind``/``key`` for the store's data as a dict of arrays (read with
+    ``allow_pickle=False``), or None when absent. An unreadable file, or one ``validate`` rejects
+    (by raising ValueError/TypeError/KeyError), is reported through the store's ``problem`` and
+    gives None. ``validate``'s return value is returned."""
     path = store.side_path(kind, key, ".npz")
     if not path.exists():
         return None
     try:
         with np.load(path, allow_pickle=False) as f:
-            arrays = {name: f[name] for name in f.files}
-        return validate(arrays)
+            arrays = {name: np.asarray(f[name]) for name in f.files}
+        return validate(arrays) if validate is not None else arrays
     except Exception as exc:  # noqa: BLE001 (truncated zip, pickled object, bad shapes: recompute)
         store.report_problem(f"side file {path.name} ({kind}) is unusable ({describe_error(exc)}); it will be computed again.")
         return None
 
 
 def write_side_npz(store: ArtifactStore, kind: str, key: str, **arrays: np.ndarray) -> Path:
-    """Atomically write ``arrays`` as the ``.npz`` side file ``kind``/``key`` for the store's
-    data. Raises ArtifactError naming the folder when it cannot be written."""
+    """Atomically write ``arrays`` as the uncompressed ``.npz`` side file ``kind``/``key`` (no
+    pickles inside). Raises ArtifactError naming the folder when it cannot be written."""
     path = store.side_path(kind, key, ".npz")
     try:
         return atomic_save_npz(path, **arrays)

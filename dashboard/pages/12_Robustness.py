@@ -159,7 +159,7 @@ if selected is not None:
             captions += [f"clean: {result.prediction(model_id, corruption, 0, int(i))} ✓",
                          f"{corruption} {severity}: {result.prediction(model_id, corruption, severity, int(i))} ✗"]
         digit_gallery(images, np.repeat(chunk, 2), captions, columns=8,
-                      titles=[f"test #{i}, label {data.y_test[i]}" for i in np.repeat(chunk, 2)])
+                      titles=[f"test #{i}, label {data.y_test[i]}" for i in np.repeat(chunk, 2)], key="rb_flipped")
 else:
     st.info("Click a cell of the table to see the digits that corruption flipped.", icon=":material/touch_app:")
 
@@ -203,4 +203,5 @@ else:
     wrong = members[y_pred[members] != data.y_test[members]]
     st.caption(f"The {item['errors']} digits of {item['n']} in this slice that {row.id} gets wrong "
                f"({100 * item['error_share']:.1f}% of its errors){'; the first 40' if len(wrong) > 40 else ''}.")
-    digit_gallery(data.X_test[wrong[:40]], wrong[:40], [f"true {data.y_test[i]} → {y_pred[i]}" for i in wrong[:40]])
+    digit_gallery(data.X_test[wrong[:40]], wrong[:40], [f"true {data.y_test[i]} → {y_pred[i]}" for i in wrong[:40]],
+                  key="rb_slice_tiles")
