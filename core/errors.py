@@ -17,6 +17,7 @@ __all__ = [
     "MissingExtraError",
     "OptionsError",
     "UnknownModelError",
+    "describe_error",
 ]
 
 
@@ -53,3 +54,10 @@ class ClusterError(DashboardError, ConnectionError):
 
 class ArtifactWarning(UserWarning):
     """A cached artifact was unusable (corrupt, forged, stale, malformed) and needs retraining."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short reason for ``exc``: an OSError's text and file name, else its message or type."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__

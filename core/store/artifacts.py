@@ -31,35 +31,27 @@ raises :class:`~core.errors.ArtifactError` naming the folder. Reading never crea
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import hmac
 import io
 import json
 import os
 import re
-import tempfile
-import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
 import sklearn
-from filelock import FileLock, Timeout
 
 from core.data.preprocessing import final_estimator
-from core.data.sources import MnistData, fingerprint_arrays
-from core.errors import ArtifactError, ArtifactWarning, OptionsError, UnknownModelError
-from core.fileio import atomic_save_npz, atomic_write_bytes, stale_temp_files
+from core.data.sources import MnistData
+from core.errors import ArtifactError, ArtifactWarning, OptionsError, UnknownModelError, describe_error
 from core.models.catalog import CATALOG_VERSION, MODEL_NAMES, get_spec, is_available, unavailable_reason
-from core.models.predict import TestPredictions, compute_predictions
 from core.store.moved import accept_moved_modules
+from core.store.predictions_cache import SCORE_KINDS, StorePredictions
 from core.store.records import (
     ArtifactPaths,
     ModelRecord,
@@ -67,11 +59,11 @@ from core.store.records import (
     TrainedModel,
     TrainOptions,
     check_seed,
-    jsonable,
     library_versions,
     validate_record,
 )
 from core.store.signing import load_signing_key, sign
+from core.store.writes import StoreWrites
 
 __all__ = ["SCORE_KINDS", "ArtifactStore", "Problem"]
 
@@ -90,10 +82,6 @@ def _is_classifier_pipeline(obj: Any) -> bool:
     return bool(is_classifier(final) and hasattr(obj, "predict") and hasattr(obj, "classes_"))
 
 
-def describe_error(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    return str(exc) or type(exc).__name__
 
 
 class _Unusable(Exception):
@@ -115,7 +103,7 @@ def _warn(message: str) -> None:
 # ----------------------------------------------------------------------- store
 
 
-class ArtifactStore:
+class ArtifactStore(StoreWrites, StorePredictions):
     """The models folder for one data set. Cheap to create; never creates the folder itself
     (training does). Raises ArtifactError if ``folder`` exists and is not a folder.
 
@@ -278,44 +266,6 @@ class ArtifactStore:
             found.append(record)
         return sorted(found, key=lambda r: r.trained_at)
 
-    def tidy(self, *, every: float = 30.0) -> None:
-        """Remove temp files of dead writers (at most once per ``every`` seconds per folder and
-        process; any store operation may call it). Never raises."""
-        now = time.monotonic()
-        folder = str(self.folder.absolute())
-        if now - _last_tidy.get(folder, -1e9) < every:
-            return
-        _last_tidy[folder] = now
-        self.remove_stale_temp_files()
-
-    def writable(self) -> bool:
-        """Whether training could write here: the folder (or, before it exists, its nearest
-        existing parent) is a writable folder for this user. Touches nothing."""
-        for parent in [self.folder.absolute(), *self.folder.absolute().parents]:
-            if parent.exists():
-                return parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)
-        return False
-
-    def check_writable(self, target: Path | None = None) -> None:
-        """ArtifactError naming the folder (and what is in the way) when ``target``'s folder (default:
-        the models folder) cannot be written, so a long computation is not wasted on an unsavable result."""
-        folder = (target.parent if target is not None else self.folder)
-        for parent in [folder, *folder.parents]:
-            if parent.exists() and not parent.is_dir():
-                raise ArtifactError(
-                    f"{str(parent)!r} in the models folder is a file where a folder belongs; move it away "
-                    f"(its results are kept in {str(folder)!r}), then try again."
-                )
-            if parent == self.folder:
-                break
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(dir=folder, prefix=f".write-check.{os.getpid()}.", suffix=".tmp")
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as exc:
-            raise self.write_error(exc) from exc
-
     def _imported(self, name: str) -> ModelRecord | None:
         """The imported model called ``name``; UnknownModelError listing every valid name if none."""
         from core.store.imports import imported_records
@@ -434,241 +384,6 @@ class ArtifactStore:
                           "It needs training again.")
         return TrainedModel(pipeline, record, paths.model, from_cache=True), ""
 
-    def _discard(self, paths: ArtifactPaths) -> None:
-        """Best effort: remove an unusable artifact unless a trainer holds its lock right now
-        (it may be replacing it) or the folder is read-only. Never raises."""
-        try:
-            with FileLock(str(paths.lock), timeout=0):
-                for path in (paths.record, paths.model, paths.predictions):
-                    try:
-                        path.unlink(missing_ok=True)
-                    except OSError:
-                        pass
-        except (Timeout, OSError):
-            pass
-
-    # ---------------------------------------------------------------- writing
-
-    @contextmanager
-    def writing(self, name: str, key: str) -> Iterator[ArtifactPaths]:
-        """Hold artifact ``name``/``key``'s file lock (creating the folder) while a caller fits
-        and saves (:meth:`save`); another writer of the same key waits. ArtifactError names the
-        folder when it cannot be written."""
-        paths = self.paths(name, key)
-        for path in (paths.model, paths.record, paths.lock):
-            if path.is_dir():
-                raise ArtifactError(f"{str(path)!r} is a directory where the artifact file belongs; remove it, then train again.")
-        self._make_folder()
-        try:
-            lock = FileLock(str(paths.lock))
-            lock.acquire()
-        except OSError as exc:
-            raise self.write_error(exc) from exc
-        try:
-            self.remove_stale_temp_files(paths=paths, all_of_key=True)
-            self._settle_keep_files(paths)
-            yield paths
-        finally:
-            lock.release()
-
-    def save(
-        self, name: str, pipeline: Any, *, options: TrainOptions | None, random_state: int, fit_seconds: float, n_train: int
-    ) -> TrainedModel:
-        """Save fitted ``pipeline`` of catalog model ``name`` with a signed record (the record is
-        written last, so a reader never sees a record without its model). Call inside
-        :meth:`writing`."""
-        key = self.key(name, options, random_state)
-        paths = self.paths(name, key)
-        buf = io.BytesIO()
-        joblib.dump(pipeline, buf)
-        payload = buf.getvalue()
-        record = ModelRecord(
-            name=name, label=get_spec(name).label, key=key, options=self.resolve(name, options), random_state=int(random_state),
-            data_fingerprint=self.data.fingerprint, data_source=self.data.source, n_train=int(n_train),
-            fit_seconds=round(float(fit_seconds), 3), trained_at=datetime.now(UTC).isoformat(timespec="microseconds"),
-            versions=library_versions(), model_sha256=hashlib.sha256(payload).hexdigest(), model_bytes=len(payload),
-        )
-        raw = json.loads(json.dumps(asdict(record), default=jsonable))
-        raw["signature"] = sign(raw, self._signing_key())
-        try:
-            keep = self._keep_old_model(paths)  # the old record's bytes stay loadable until the new record lands
-            atomic_write_bytes(paths.model, payload)  # replaces the old file only when complete
-            atomic_write_bytes(paths.record, json.dumps(raw, indent=2).encode())  # the commit point
-            if keep is not None:
-                keep.unlink(missing_ok=True)
-        except OSError as exc:
-            raise self.write_error(exc) from exc
-        return TrainedModel(pipeline, validate_record(raw), paths.model, from_cache=False)
-
-    def _keep_path(self, paths: ArtifactPaths, sha256: str) -> Path:
-        return paths.model.with_name(f"{paths.model.stem}.{sha256[:16]}.keep")
-
-    def _keep_old_model(self, paths: ArtifactPaths) -> Path | None:
-        """Before a model file is replaced under an existing record: hard-link the current file
-        as ``<name>-<key>.<sha16>.keep`` (named by the old record's hash), so that a writer killed
-        between the model's and the record's rename leaves the old record with its own bytes."""
-        try:
-            old = validate_record(json.loads(paths.record.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError, RecursionError):
-            return None
-        if not paths.model.is_file():
-            return None
-        keep = self._keep_path(paths, old.model_sha256)
-        keep.unlink(missing_ok=True)
-        os.link(paths.model, keep)
-        return keep
-
-    def _settle_keep_files(self, paths: ArtifactPaths) -> None:
-        """Under the key's lock: put back the model file a killed writer replaced under the old
-        record (its ``.keep`` copy), and remove ``.keep`` files the current record does not need."""
-        pattern = re.compile(rf"^{re.escape(paths.model.stem)}\.([0-9a-f]{{16}})\.keep$")
-        try:
-            record = validate_record(json.loads(paths.record.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError, RecursionError):
-            record = None
-        for path in self.folder.iterdir():
-            m = pattern.match(path.name)
-            if not m:
-                continue
-            try:
-                if record is not None and record.model_sha256.startswith(m.group(1)):
-                    current = hashlib.sha256(paths.model.read_bytes()).hexdigest() if paths.model.is_file() else ""
-                    if current != record.model_sha256:
-                        os.replace(path, paths.model)
-                        continue
-                path.unlink()
-            except OSError:
-                pass
-
-    def _make_folder(self) -> None:
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise self.write_error(exc) from exc
-
-    def write_error(self, exc: OSError) -> ArtifactError:
-        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-            why = "the folder is read-only or not writable by this user"
-        elif exc.errno == errno.ENOSPC:
-            why = "the disk is full"
-        elif isinstance(exc, (IsADirectoryError, NotADirectoryError, FileExistsError)):
-            why = f"a path is in the way ({describe_error(exc)})"
-        else:
-            why = describe_error(exc)
-        return ArtifactError(
-            f"cannot write a trained model to the models folder {str(self.folder)!r}: {why}. Models already "
-            "there can still be used; to train, point MODELS_DIR or --models-dir at a writable folder."
-        )
-
-    def remove_stale_temp_files(self, *, paths: ArtifactPaths | None = None, all_of_key: bool = False) -> list[Path]:
-        """Remove temp files whose writer process is gone; with ``all_of_key`` (only while
-        holding the key's lock), every temp file of that key's model and record. Never raises."""
-        removed: list[Path] = []
-        if not self.folder.is_dir():
-            return removed
-        targets = {paths.model.name, paths.record.name} if (paths is not None and all_of_key) else set()
-        folders = [self.folder]
-        try:
-            folders += [p for p in self.folder.iterdir() if p.is_dir() and not p.is_symlink()]
-        except OSError:
-            pass
-        if paths is None:  # keep files of swaps a killed writer left, settled under each key's lock
-            for keep in self.folder.glob("*.keep"):
-                m = re.match(r"^([a-z0-9_]+)-([0-9a-f]{12})\.[0-9a-f]{16}\.keep$", keep.name)
-                if not m:
-                    continue
-                key_paths = self.paths(m.group(1), m.group(2))
-                try:
-                    with FileLock(str(key_paths.lock), timeout=0):
-                        self._settle_keep_files(key_paths)
-                except (Timeout, OSError):
-                    pass
-        stale = [p for folder in folders for p in stale_temp_files(folder, also=targets if folder == self.folder else ())]
-        for path in stale:
-            try:
-                path.unlink()
-                removed.append(path)
-            except OSError:
-                pass
-        return removed
-
-    # ------------------------------------------------------------ predictions
-
-    def predictions(self, model: TrainedModel) -> TestPredictions:
-        """``model``'s predictions on ``data.X_test``: read from the cache beside the artifact,
-        else computed (with a robust single-digit latency) and cached, unless the folder is
-        read-only."""
-        self.tidy()
-        cached = self.cached_predictions(model.record)
-        if cached is not None:
-            return cached
-        preds = compute_predictions(model.pipeline, self.data.X_test, self.data.y_test)
-        self.save_predictions(model.record, preds)
-        return preds
-
-    def save_predictions(self, record: ModelRecord, preds: TestPredictions) -> None:
-        """Cache ``preds`` beside ``record``'s artifact, signed with this installation's key;
-        silently skipped when the folder cannot be written (predictions are cheap to recompute)."""
-        try:
-            self.write_predictions(self.record_paths(record).predictions, record, preds)
-        except (OSError, ArtifactError):  # read-only folder, a directory in the way: predictions stay uncached
-            pass
-
-    def write_predictions(self, path: Path, record: ModelRecord, preds: TestPredictions) -> None:
-        """Atomically write ``preds`` of ``record``'s model to ``path``, signed with this
-        installation's key (what :meth:`cached_predictions` reads back). Raises OSError."""
-        fields = {
-            "y_pred": np.asarray(preds.y_pred, dtype=np.int64), "scores": np.asarray(preds.scores, dtype=np.float64),
-            "score_kind": np.str_(preds.score_kind), "predict_seconds": np.float64(preds.predict_seconds),
-            "latency_ms": np.float64(preds.latency_ms), "test_fingerprint": np.str_(_test_fingerprint(self.data)),
-            "model_sha256": np.str_(record.model_sha256),
-        }
-        atomic_save_npz(path, signature=np.str_(_sign_arrays(fields, self._signing_key())), **fields)
-
-    def cached_predictions(self, record: ModelRecord) -> TestPredictions | None:
-        """The cached test-set predictions of ``record``'s artifact, without loading the model;
-        None if absent, or (reported through ``problem``) unsigned, changed, malformed, or for
-        other test data or another model file: the caller recomputes them."""
-        path = self.record_paths(record).predictions
-        if not path.exists():
-            return None
-        try:
-            preds = self._read_predictions(path, record)
-        except Exception as exc:  # noqa: BLE001 (truncated, foreign, tampered npz: the caller recomputes)
-            if isinstance(exc, ArtifactError) and "signing key" in str(exc):
-                raise
-            self._problem(f"cached predictions {path.name} are unusable ({describe_error(exc)}); they are computed again.")
-            return None
-        return preds
-
-    def _read_predictions(self, path: Path, record: ModelRecord) -> TestPredictions:
-        n = len(self.data.y_test)
-        with np.load(path, allow_pickle=False) as f:
-            fields = {name: f[name] for name in _PREDICTION_FIELDS}
-            signature = str(f["signature"]) if "signature" in f.files else ""
-        if not hmac.compare_digest(signature, _sign_arrays(fields, self._signing_key())):
-            raise ValueError("not signed by this installation's key")
-        if str(fields["test_fingerprint"]) != _test_fingerprint(self.data) or str(fields["model_sha256"]) != record.model_sha256:
-            raise ValueError("made for other test data or another model file")
-        y_pred, scores = fields["y_pred"], fields["scores"]
-        if y_pred.dtype.kind not in "iu" or y_pred.shape != (n,) or (n and not (y_pred.min() >= 0 and y_pred.max() <= 9)):
-            raise ValueError(f"y_pred is not {n} digits 0-9 (dtype {y_pred.dtype}, shape {y_pred.shape})")
-        if scores.dtype.kind != "f" or scores.shape != (n, 10) or not np.isfinite(scores).all():
-            raise ValueError(f"scores are not {n} x 10 finite numbers (dtype {scores.dtype}, shape {scores.shape})")
-        kind = str(fields["score_kind"])
-        if kind not in SCORE_KINDS:
-            raise ValueError(f"score_kind {kind[:40]!r} is not one of {', '.join(SCORE_KINDS)}")
-        seconds, latency = float(fields["predict_seconds"]), float(fields["latency_ms"])
-        if not (np.isfinite(seconds) and np.isfinite(latency) and 0 <= seconds < 1e7 and 0 <= latency < 1e7):
-            raise ValueError("timings are out of range")
-        return TestPredictions(y_true=self.data.y_test, y_pred=y_pred.astype(np.int64), scores=scores.astype(np.float64),
-                               score_kind=kind, predict_seconds=seconds, latency_ms=latency)
-
-    def accuracy(self, record: ModelRecord) -> float | None:
-        """Test accuracy of ``record``'s model from its cached predictions only (None if absent)."""
-        preds = self.cached_predictions(record)
-        return None if preds is None else float(np.mean(preds.y_true == preds.y_pred))
-
     # ------------------------------------------------------------- side files
 
     def side_path(self, kind: str, key: str, suffix: str = ".json") -> Path:
@@ -680,33 +395,5 @@ class ArtifactStore:
         if not re.fullmatch(r"\.[A-Za-z0-9_.]{1,20}", suffix):
             raise ArtifactError(f"side-file suffix {suffix!r} must look like '.json'.")
         return self.folder / kind / f"{key}-{self.data.fingerprint}{suffix}"
-
-
-_PREDICTION_FIELDS = ("y_pred", "scores", "score_kind", "predict_seconds", "latency_ms", "test_fingerprint", "model_sha256")
-#: What ``TestPredictions.score_kind`` may be.
-SCORE_KINDS = ("probability", "decision score")
-
-
-def _sign_arrays(fields: dict[str, Any], key: bytes) -> str:
-    """HMAC-SHA256 over the prediction fields' names, dtypes, shapes and bytes."""
-    mac = hmac.new(key, b"predictions-v1", hashlib.sha256)
-    for name in _PREDICTION_FIELDS:
-        arr = np.ascontiguousarray(fields[name])
-        mac.update(f"|{name}|{arr.dtype.str}|{arr.shape}|".encode())
-        mac.update(arr.tobytes())
-    return mac.hexdigest()
-
-
-_test_fingerprints: dict[str, str] = {}
-_last_tidy: dict[str, float] = {}
-
-
-def _test_fingerprint(data: MnistData) -> str:
-    """The fingerprint of the test arrays alone (what cached predictions depend on), memoised
-    by the whole data set's fingerprint (which covers the test arrays)."""
-    fp = _test_fingerprints.get(data.fingerprint)
-    if fp is None:
-        fp = _test_fingerprints[data.fingerprint] = fingerprint_arrays(data.X_test, data.y_test)
-    return fp
 
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import describe_error
 from core.fileio import atomic_save_npz, atomic_write_bytes
-from core.store.artifacts import ArtifactStore, describe_error
+from core.store.artifacts import ArtifactStore
 from core.store.records import jsonable
 
 __all__ = ["read_side_json", "read_side_npz", "write_side_json", "write_side_npz"]
