@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from drawn_digits import draw_digit, drawn_set
 
-from core.analysis.trust import InkReference, confidence_threshold, verdict
+from core.analysis.verdict import InkReference, confidence_threshold, verdict
 from core.data.drawing import BlankImageError, prepare_canvas
 from core.data.sources import load_mnist
 from core.models.predict import model_scores, top_k

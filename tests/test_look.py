@@ -21,7 +21,8 @@ from core.analysis.evaluation import (
 )
 from core.analysis.format import fixed_decimals, honest_decimal, honest_percent, plain_number
 from core.analysis.thresholds import threshold_text
-from core.analysis.trust import InkReference, abstention_curve, confidence_threshold, reliability, verdict
+from core.analysis.trust import abstention_curve, reliability
+from core.analysis.verdict import InkReference, confidence_threshold, verdict
 from core.data.drawing import prepare_canvas
 from core.models.catalog import MODELS
 from core.models.grids import settings_text
@@ -29,16 +30,9 @@ from core.models.predict import TestPredictions as Preds
 from core.models.predict import predict_digit
 from core.plots.colours import MODEL_COLOURS, model_colour
 from core.plots.compare import favour_of_b, plot_difference_matrix
+from core.plots.curves import plot_pr_curve, plot_roc_curve, plot_threshold_curves
 from core.plots.explain import plot_abstention, plot_reliability
-from core.plots.metrics import (
-    plot_accuracy_bars,
-    plot_accuracy_latency,
-    plot_confusion_matrix,
-    plot_f1_heatmap,
-    plot_pr_curve,
-    plot_roc_curve,
-    plot_threshold_curves,
-)
+from core.plots.metrics import plot_accuracy_bars, plot_accuracy_latency, plot_confusion_matrix, plot_f1_heatmap
 from core.plots.tune import plot_search_heatmap, search_noise
 from core.store.searches import SearchResult
 

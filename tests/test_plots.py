@@ -13,19 +13,16 @@ from core.analysis.evaluation import (
     threshold_metrics,
     training_curve,
 )
+from core.plots.curves import downsample_curve, plot_pr_curve, plot_roc_curve, plot_threshold_curves
 from core.plots.metrics import (
     CONFUSION_CONFIG,
     CONFUSION_MODES,
-    downsample_curve,
     nice_ticks,
     percent_label,
     plot_accuracy_bars,
     plot_accuracy_latency,
     plot_confusion_matrix,
     plot_f1_heatmap,
-    plot_pr_curve,
-    plot_roc_curve,
-    plot_threshold_curves,
     plot_training_curve,
 )
 

@@ -13,18 +13,8 @@ from drawn_digits import drawn_set
 from PIL import Image, ImageDraw
 
 from core.analysis.evaluation import accuracy
-from core.analysis.trust import (
-    InkReference,
-    abstention_curve,
-    calibrate,
-    calibrate_out_of_fold,
-    confidence,
-    confidence_threshold,
-    expected_calibration_error,
-    hand_over,
-    reliability,
-    verdict,
-)
+from core.analysis.trust import abstention_curve, calibrate, calibrate_out_of_fold, confidence, expected_calibration_error, hand_over, reliability
+from core.analysis.verdict import InkReference, confidence_threshold, verdict
 from core.data.drawing import prepare_canvas
 from core.errors import OptionsError
 from core.models.catalog import MODEL_NAMES, MODELS

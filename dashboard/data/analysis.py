@@ -13,7 +13,8 @@ import streamlit as st
 from core.analysis.evaluation import TestPredictions
 from core.analysis.explain import Explanation, NeighbourIndex, explain_digit, neighbour_index
 from core.analysis.label_errors import rank_suspects
-from core.analysis.trust import Calibrated, InkReference, calibrate_out_of_fold, confidence_threshold
+from core.analysis.trust import Calibrated, calibrate_out_of_fold
+from core.analysis.verdict import InkReference, confidence_threshold
 from core.data.sources import MnistData
 from core.store.records import TrainedModel
 from core.store.workspace import Workspace

@@ -14,7 +14,7 @@ import streamlit as st
 from core.analysis.evaluation import threshold_errors, threshold_for, threshold_metrics
 from core.analysis.thresholds import threshold_label, threshold_steps, threshold_text
 from core.models.catalog import ScoreKind
-from core.plots.metrics import plot_pr_curve, plot_roc_curve, plot_threshold_curves
+from core.plots.curves import plot_pr_curve, plot_roc_curve, plot_threshold_curves
 from dashboard import state
 from dashboard.components import (
     NUMBER_WIDTH,

@@ -15,7 +15,7 @@ dashboard.patches.CANVAS_FIX moves it below the canvas.
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from core.analysis.trust import verdict
+from core.analysis.verdict import verdict
 from core.data.drawing import (
     BlankImageError,
     ImageInputError,
