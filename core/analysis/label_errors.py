@@ -175,13 +175,19 @@ def out_of_fold_probabilities(
             f"folds={folds}: stratified cross-validation needs from 2 to {min(smallest, 100)} folds here (the rarest "
             f"digit has {smallest} examples, and more than 100 folds only multiply the work); e.g. --folds 5."
         )
+    return fit_folds(name, X, y, folds=folds, seed=random_state)
+
+def fit_folds(name: str, X: np.ndarray, y: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
+    """Out-of-fold probabilities (n, 10) of catalog model ``name`` on ``X`` (n, 784): each digit
+    predicted by a pipeline fitted on the other stratified folds; progress per fold."""
+    label = get_spec(name).label
     probs = np.zeros((len(y), 10))
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for k, (fit_idx, held_idx) in enumerate(cv.split(X, y)):
-        report(k / folds, f"{spec.label}: fold {k + 1} of {folds}")
-        pipe = build_pipeline(name, random_state=random_state).fit(X[fit_idx], y[fit_idx])
+        report(k / folds, f"{label}: fold {k + 1} of {folds}")
+        pipe = build_pipeline(name, random_state=seed).fit(X[fit_idx], y[fit_idx])
         probs[np.ix_(held_idx, np.asarray(pipe.classes_))] = pipe.predict_proba(X[held_idx])
-    report(1.0, f"{spec.label}: {folds} folds done")
+    report(1.0, f"{label}: {folds} folds done")
     return probs
 
 

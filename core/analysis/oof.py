@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.analysis.label_errors import rank_suspects
+from core.analysis.label_errors import fit_folds, rank_suspects
 from core.errors import OptionsError
 from core.fileio import atomic_save_npz
-from core.models.catalog import build_pipeline, get_spec
+from core.models.catalog import get_spec
 from core.models.predict import TestPredictions
-from core.progress import report, scaled
+from core.progress import scaled
 from core.store.artifacts import ArtifactStore
 
 __all__ = [
@@ -105,18 +105,6 @@ def _read(store: ArtifactStore, key: str, labels: np.ndarray) -> tuple[np.ndarra
     return probs, seconds
 
 
-def _fit_folds(name: str, X: np.ndarray, y: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
-    from sklearn.model_selection import StratifiedKFold
-
-    label = get_spec(name).label
-    probs = np.zeros((len(y), 10))
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for k, (fit_idx, held_idx) in enumerate(cv.split(X, y)):
-        report(k / folds, f"{label}: fold {k + 1} of {folds}")
-        pipe = build_pipeline(name, random_state=seed).fit(X[fit_idx], y[fit_idx])
-        probs[np.ix_(held_idx, np.asarray(pipe.classes_))] = pipe.predict_proba(X[held_idx])
-    report(1.0, f"{label}: {folds} folds done")
-    return probs
 
 
 def compute_out_of_fold(
@@ -141,7 +129,7 @@ def compute_out_of_fold(
         if cached is None:
             start = time.perf_counter()
             with scaled(i / len(parts), (i + 1) / len(parts)):
-                probs = _fit_folds(name, X, y, folds=int(folds), seed=seed)
+                probs = fit_folds(name, X, y, folds=int(folds), seed=seed)
             seconds = time.perf_counter() - start
             spent += seconds
             try:

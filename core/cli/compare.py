@@ -45,15 +45,7 @@ def run(args: argparse.Namespace) -> int:
     preds = trained_predictions(ws.store, [a, b])
     result = compare_predictions(preds[a], preds[b], name_a=a, name_b=b)
     print(f"data: {data.description}")
-    width = max(len(label) for label in QUADRANTS.values())
-    labels = {"only_a_right": f"only {a} right", "only_b_right": f"only {b} right"}
-    width = max(width, *(len(v) for v in labels.values()))
-    for key, label in QUADRANTS.items():
-        print(f"{labels.get(key, label):<{width}}  {result.counts[key]:>6,}")
-    print(f"{'total':<{width}}  {result.n:>6,}")
-    print(f"accuracy {a}: {result.accuracy_a:.2%}   accuracy {b}: {result.accuracy_b:.2%}")
-    print(f"McNemar exact p-value: {format_p(result.p_value)}")
-    print(f"verdict: {result.verdict}")
+    _print_result(result, a, b)
     return 0
 
 
