@@ -217,7 +217,7 @@ def test_several_sessions_at_once_share_the_models(browser, server, sample_model
             settle(p, timeout=120)
             assert no_exception_shown(p)
             expect(p.locator('[data-testid="stDataFrame"]')).to_have_count(1)
-            expect(p.locator(".js-plotly-plot")).to_have_count(4)
+            expect(p.locator(".js-plotly-plot")).to_have_count(5)  # F1 heatmap, accuracy vs latency, bars, MLP and CNN curves
     finally:
         for c in contexts:
             c.close()
@@ -238,5 +238,5 @@ def test_home_prefetches_the_chart_code_while_idle(page, server, sample_models):
     page.locator('[data-testid="stSidebarNav"] a', has_text="Leaderboard").first.click()
     page.locator("h1", has_text="Leaderboard").first.wait_for()
     settle(page)
-    expect(page.locator(".js-plotly-plot")).to_have_count(4)
+    expect(page.locator(".js-plotly-plot")).to_have_count(5)  # the MLP and the CNN each have a training curve
     assert no_exception_shown(page)
