@@ -45,6 +45,27 @@ HISTORY_JS = """<script>
 })();
 </script>"""
 
+# With more pages than it shows at once, Streamlit folds the sidebar's page list behind a
+# "View N more" button, which hid the Map, Robustness and Your model pages. The reader's choice is
+# kept in localStorage ("sidebarNavState"); this opens the list once, as a click on the button
+# would, and never folds it again if the reader does.
+NAV_EXPAND_JS = """<script>
+(() => {
+  const doc = window.parent?.document || document;
+  if (window.localStorage.getItem("sidebarNavState")) return;
+  const open = () => {
+    const button = doc.querySelector('[data-testid="stSidebarNavViewButton"]');
+    if (button && /more/.test(button.textContent || "")) { button.click(); return true; }
+    return false;
+  };
+  if (!open()) {
+    const watch = new MutationObserver(() => { if (open()) watch.disconnect(); });
+    watch.observe(doc.body, { childList: true, subtree: true });
+    setTimeout(() => watch.disconnect(), 10000);
+  }
+})();
+</script>"""
+
 #: Streamlit's lazily loaded element code that our pages need: Plotly (4.7 MB) and the data grid.
 PREFETCH_CHUNKS = ("PlotlyChart", "DataFrame")
 
@@ -86,7 +107,7 @@ PREFETCH_JS = """<script>
 def install_page_patches() -> None:
     """Once per page run: one browser-history entry per page visit, and the chart code
     prefetched when the browser is idle."""
-    st.html(HISTORY_JS + PREFETCH_JS % json.dumps(list(chunk_files())), unsafe_allow_javascript=True)
+    st.html(HISTORY_JS + NAV_EXPAND_JS + PREFETCH_JS % json.dumps(list(chunk_files())), unsafe_allow_javascript=True)
 
 
 # The canvas's own toolbar (upload, undo, redo, delete) floats, invisible until hovered, over

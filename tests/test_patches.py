@@ -69,3 +69,12 @@ def test_the_app_hides_streamlits_deploy_button():
              "print(config.get_option('client.toolbarMode'))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "viewer", out.stdout
+
+
+def test_the_sidebar_page_list_still_folds_behind_a_button_kept_in_local_storage():
+    """NAV_EXPAND_JS clicks Streamlit's "View N more" button once; the bundle must still have the
+    button's test id and keep the reader's choice under the same localStorage key."""
+    (index,) = [p for p in (STATIC / "static" / "js").glob("index.*.js") if not p.name.startswith("index.esm")]
+    text = index.read_text(errors="ignore")
+    assert "stSidebarNavViewButton" in text and "sidebarNavState" in text
+    assert "stSidebarNavViewButton" in patches.NAV_EXPAND_JS and "sidebarNavState" in patches.NAV_EXPAND_JS
