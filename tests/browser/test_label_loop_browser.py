@@ -51,8 +51,15 @@ def test_mark_two_training_suspects_retrain_and_compare(browser, loop_server, sa
 
         first, second = (int(re.search(r"st-key-lt_tile_(\d+)", tiles.nth(k).get_attribute("class")).group(1))
                          for k in (0, 1))
-        href = tiles.first.locator("a.digit-link").get_attribute("href")
-        assert f"split=train&index={first}" in href  # the inspector opens it as a training digit
+        tiles.first.locator(".digit-tile").click()  # the inspector opens it as a TRAINING digit
+        page.locator("h1", has_text="Digit inspector").first.wait_for()
+        settle(page, timeout=120)
+        assert "split=train" in page.url and f"index={first}" in page.url, page.url
+        expect(page.get_by_text("A training digit", exact=False).first).to_be_visible()
+        page.go_back()
+        page.locator("h1", has_text="Label errors").first.wait_for()
+        settle(page, timeout=120)
+        tiles.first.wait_for(timeout=120_000)
 
         accept = tiles.first.get_by_role("button", name=re.compile(r"^wrong → \d$"))
         suggested = int(accept.inner_text().strip()[-1])

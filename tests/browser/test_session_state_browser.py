@@ -113,5 +113,5 @@ def test_trust_view_comes_back_after_a_reload(page, server):
     settle(page, timeout=180)
     toggle = page.locator("label", has_text="Calibrate each model").locator("input").first
     assert toggle.is_checked()
-    expect(page.get_by_text(re.compile("^after temperature"))).to_have_count(1)
+    expect(page.get_by_text(re.compile("^ECE after temperature"))).to_have_count(1)
     assert no_exception_shown(page)
