@@ -6,7 +6,7 @@ training augmentation, beside its accuracy on the real MNIST test digits. Models
 scratch folder (default /tmp/mnist_drawn_models), never to the repo's models/.
 
     python scripts/measure_drawn.py                       # knn, svc_ovo, mlp on the 4,000-digit sample
-    python scripts/measure_drawn.py --full-mnist /work/shared/mnist   # also a few full-MNIST fits
+    python scripts/measure_drawn.py --full-mnist /path/to/mnist   # also a few full-MNIST fits
 """
 
 from __future__ import annotations

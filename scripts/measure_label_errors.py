@@ -2,7 +2,7 @@
 
 Usage (full MNIST, models trained into a folder of your own)::
 
-    MNIST_DIR=/work/shared/mnist python scripts/measure_label_errors.py mnist_mturk.json \\
+    MNIST_DIR=/path/to/mnist python scripts/measure_label_errors.py mnist_mturk.json \\
         --models-dir /tmp/compare-models
 
 ``mnist_mturk.json`` is cleanlab/label-errors' ``mturk/mnist_mturk.json`` (100 candidates,
