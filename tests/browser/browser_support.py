@@ -1,5 +1,5 @@
 """Helpers for the browser tests: start/stop a Streamlit server, launch Chromium, and wait
-for the app to settle (see /work/shared/STACK_NOTES.md, "Testing")."""
+for the app to settle (the stack notes on browser testing)."""
 
 from __future__ import annotations
 
