@@ -136,15 +136,7 @@ def test_unreadable_marks_file_is_reported_not_a_traceback(env, sample_data):
         at = open_page(LABELS)
         assert not at.exception
         shown = [w.value for w in at.warning]
-        assert any("label marks file" in w and "move it away" in w for w in shown), shown
+        assert any("label marks file" in w and "move it away" in w.lower() for w in shown), shown
     finally:
         path.unlink()
 
-
-def test_training_set_suspects_behind_a_button(env, sample_data):
-    at = open_page(LABELS)
-    at.button(key="le_train_button").click().run()
-    assert_clean(at)
-    body = gallery_html(at)
-    assert body.count('class="digit-tile"') == 40
-    assert "training digit #" in body
