@@ -129,6 +129,7 @@ def test_reload_reopens_the_digit_and_threshold(page, server):
     page.reload()
     page.locator("h1", has_text="Precision recall").first.wait_for()
     settle(page, timeout=180)
-    assert page.get_by_text(re.compile(r"^Threshold: ")).inner_text() == exact
+    # the reloaded page may still be finishing a rerun: wait for the text to come back, not for time
+    expect(page.get_by_text(re.compile(r"^Threshold: "))).to_have_text(exact, timeout=30_000)
     box = page.locator('[data-testid="stSelectbox"]', has_text="Positive digit").first
     assert box.locator("input").first.input_value() == "3" or "3" in box.inner_text()
