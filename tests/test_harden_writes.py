@@ -29,8 +29,9 @@ SMALL = TrainOptions(max_train=600)
 # such as the CNN gives), and dies by SIGKILL at one step of the swap.
 _KILLER = r"""
 import os, signal, sys
-import core.store.artifacts as A
+import core.store.writes as A  # ArtifactStore.save writes through this module
 from core.data.sources import load_sample
+from core.store.artifacts import ArtifactStore
 from core.models.fitting import train_pipeline
 from core.store.records import TrainOptions
 step = sys.argv[3]
@@ -45,7 +46,7 @@ def write(path, payload):
     return out
 A.atomic_write_bytes = write
 data = load_sample()
-store = A.ArtifactStore(sys.argv[1], data=data, key_file=sys.argv[2])
+store = ArtifactStore(sys.argv[1], data=data, key_file=sys.argv[2])
 options = TrainOptions(max_train=600)
 fit = train_pipeline("logreg", data.X_train, data.y_train, resolved=store.resolve("logreg", options), random_state=1)
 key = store.key("logreg", options, 0)
