@@ -229,7 +229,7 @@ def rank_models(ws: Workspace, statuses: list[ModelStatus]) -> list[str]:
     come last; ties keep catalog order."""
     trained = [s for s in statuses if s.trained]
     accuracies = {s.name: cached_accuracy(ws, s) for s in trained}
-    return sorted((s.name for s in trained), key=lambda n: -1.0 if accuracies[n] is None else -accuracies[n])
+    return sorted((s.name for s in trained), key=lambda n: 1.0 if accuracies[n] is None else -accuracies[n])
 
 
 def model_picker(ws: Workspace, statuses: list[ModelStatus], *, label: str = "Model", param: str = "model",

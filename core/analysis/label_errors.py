@@ -168,18 +168,18 @@ def out_of_fold_probabilities(
     spec = get_spec(name)
     if not spec.has_proba:
         raise OptionsError(f"model {name!r} gives decision scores, not probabilities; use e.g. logreg, knn or mlp.")
-    y = np.asarray(y, dtype=np.int64)
+    return fit_folds(name, X, np.asarray(y, dtype=np.int64), folds=folds, seed=random_state)
+
+def fit_folds(name: str, X: np.ndarray, y: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
+    """Out-of-fold probabilities (n, 10) of catalog model ``name`` on ``X`` (n, 784): each digit
+    predicted by a pipeline fitted on the other stratified folds; progress per fold. OptionsError
+    for a number of folds the rarest digit cannot fill (or over 100)."""
     smallest = int(np.unique(y, return_counts=True)[1].min()) if len(y) else 0
     if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or not 2 <= folds <= min(smallest, 100):
         raise OptionsError(
             f"folds={folds}: stratified cross-validation needs from 2 to {min(smallest, 100)} folds here (the rarest "
             f"digit has {smallest} examples, and more than 100 folds only multiply the work); e.g. --folds 5."
         )
-    return fit_folds(name, X, y, folds=folds, seed=random_state)
-
-def fit_folds(name: str, X: np.ndarray, y: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
-    """Out-of-fold probabilities (n, 10) of catalog model ``name`` on ``X`` (n, 784): each digit
-    predicted by a pipeline fitted on the other stratified folds; progress per fold."""
     label = get_spec(name).label
     probs = np.zeros((len(y), 10))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)

@@ -103,9 +103,16 @@ def probe_scheduler(address: str, *, timeout: float = CLUSTER_TIMEOUT_S, securit
     ``timeout`` seconds: a silent listener or a server that is not a Dask scheduler fails fast
     (ClusterError naming the address) instead of hanging the client's handshake."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask() -> dict:
+        return asyncio.run(asyncio.wait_for(_identity(address, timeout, security), timeout))
 
     try:
-        reply = asyncio.run(asyncio.wait_for(_identity(address, timeout, security), timeout))
+        # in a thread of its own: the caller's thread may already run an event loop (a notebook,
+        # a test session with Playwright's sync API), where asyncio.run refuses to start
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            reply = pool.submit(ask).result()
     except TimeoutError as exc:
         raise ClusterError(
             f"the Dask scheduler at {address!r} did not answer within {timeout:g} s ({exc or 'no reply'}); start one "
