@@ -24,8 +24,8 @@ from core.plots.embedding import COLOURINGS, braille_digits
 from core.store.artifacts import ArtifactStore
 from core.store.jobs import Job
 from core.store.marks import load_marks
+from core.store.workspace import Workspace
 from dashboard.data.jobs import job_runner
-from dashboard.data.workspace import models_path, settings
 from dashboard.state import brought_value as url_value
 from dashboard.state import write_params as write_url
 
@@ -105,9 +105,9 @@ def remember(view: MapView) -> None:
 # ------------------------------------------------------------------ layouts
 
 
-def _store(data: MnistData, problems: list[str] | None = None) -> ArtifactStore:
-    s = settings()
-    return ArtifactStore(s.models_dir, data=data, key_file=s.signing_key_file,
+def _quiet_store(folder: str, data: MnistData, key_file: str, problems: list[str] | None = None) -> ArtifactStore:
+    """The workspace's store over ``folder``, its problems collected in ``problems`` (or dropped)."""
+    return ArtifactStore(folder, data=data, key_file=key_file,
                          problem=(problems.append if problems is not None else (lambda _m: None)))
 
 
@@ -116,42 +116,43 @@ class _Missing(Exception):
 
 
 @st.cache_resource(show_spinner=False, max_entries=16, hash_funcs={MnistData: lambda d: d.fingerprint})
-def _cached(folder: str, data: MnistData, space: str, method: str, seed: int, model_id: str) -> MapLayout:
+def _cached(folder: str, key_file: str, data: MnistData, space: str, method: str, seed: int,
+            model_id: str) -> MapLayout:
     problems: list[str] = []
-    hit = cached_map(_store(data, problems), space=space, method=method, random_state=seed, model_id=model_id)
+    hit = cached_map(_quiet_store(folder, data, key_file, problems), space=space, method=method, random_state=seed, model_id=model_id)
     if hit is None:
         raise _Missing("; ".join(problems))
     return hit
 
 
-def load_layout(data: MnistData, view: MapView, model_id: str) -> tuple[MapLayout | None, str]:
+def load_layout(ws: Workspace, view: MapView, model_id: str) -> tuple[MapLayout | None, str]:
     """The saved layout for ``view`` (read once per process), or None and why the saved file was
     unusable ("" when there is none yet)."""
     try:
-        return _cached(models_path(), data, view.space, view.method, view.seed, model_id), ""
+        return _cached(str(ws.store.folder), str(ws.store.key_file), ws.data, view.space, view.method, view.seed, model_id), ""
     except _Missing as exc:
         return None, str(exc)
 
 
-def _job_key(data: MnistData, view: MapView, model_id: str) -> str:
-    return f"map:{models_path()}:{data.fingerprint}:{view.space}:{view.method}:{view.seed}:{model_id}"
+def _job_key(ws: Workspace, view: MapView, model_id: str) -> str:
+    return f"map:{ws.store.folder}:{ws.data.fingerprint}:{view.space}:{view.method}:{view.seed}:{model_id}"
 
 
-def layout_job(data: MnistData, view: MapView, model_id: str) -> Job | None:
+def layout_job(ws: Workspace, view: MapView, model_id: str) -> Job | None:
     """The background job computing this layout, if one was started in this process."""
-    return job_runner().get(_job_key(data, view, model_id))
+    return job_runner().get(_job_key(ws, view, model_id))
 
 
-def start_layout(data: MnistData, view: MapView, *, pipeline=None, model_id: str = "") -> Job:
+def start_layout(ws: Workspace, view: MapView, *, pipeline=None, model_id: str = "") -> Job:
     """Queue the layout's computation as a background job (one per layout, shared by every
     session); a recomputation over an unusable saved file rewrites it."""
-    store = _store(data)
+    store = _quiet_store(str(ws.store.folder), ws.data, str(ws.store.key_file))
 
     def work():
         return load_or_build_map(store, space=view.space, method=view.method, random_state=view.seed,
                                  pipeline=pipeline, name=view.space, model_id=model_id, force=True)
 
-    return job_runner().submit(_job_key(data, view, model_id), work,
+    return job_runner().submit(_job_key(ws, view, model_id), work,
                                      label=f"Map: {METHODS[view.method]} of {view.space}")
 
 
@@ -163,10 +164,11 @@ def _hover_images(data: MnistData) -> list[str]:
     return braille_digits(data.X_test)
 
 
-def map_points(data: MnistData, layout: MapLayout, preds, *, preds_b=None, quality: pd.DataFrame | None = None,
+def map_points(ws: Workspace, layout: MapLayout, preds, *, preds_b=None, quality: pd.DataFrame | None = None,
                hover: bool = True) -> pd.DataFrame:
     """One row per test digit for core.plots.embedding.plot_map: position, label, the model's
     answer, right/wrong, confidence, marked suspects (and model B, label quality when given)."""
+    data = ws.data
     frame = pd.DataFrame({"index": np.arange(data.n_test), "x": layout.xy[:, 0], "y": layout.xy[:, 1],
                           "label": np.asarray(preds.y_true)})
     frame["pred"] = preds.y_pred
@@ -175,7 +177,7 @@ def map_points(data: MnistData, layout: MapLayout, preds, *, preds_b=None, quali
     top2 = np.sort(scores, axis=1)[:, -2:]
     frame["confidence"] = top2[:, 1] if ScoreKind(preds.score_kind).is_probability else top2[:, 1] - top2[:, 0]
     try:
-        marks = load_marks(_store(data))
+        marks = load_marks(_quiet_store(str(ws.store.folder), data, str(ws.store.key_file)))
     except DashboardError:
         marks = {}
     suspect = np.zeros(data.n_test, dtype=bool)

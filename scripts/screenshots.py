@@ -33,6 +33,9 @@ SHOTS = [
     ("08-digit-inspector", "Digit_inspector?index=247", "Digit inspector"),
     ("09-trust", "Trust", "Trust"),
     ("10-tune", "Tune", "Tune"),
+    ("11-your-model", "Your_model", "Your model"),
+    ("12-map", "Map?color=wrong", "Map"),
+    ("13-robustness", "Robustness", "Robustness"),
 ]
 
 

@@ -84,22 +84,22 @@ if view.space != PIXELS:
         st.error(f"The {view.space} model could not be loaded; retrain it or use another space: {', '.join(spaces)}.")
         st.stop()
     pipeline, model_id = space_model.pipeline, space_model.record.model_sha256
-layout, problem = map_view.load_layout(data, view, model_id)
+layout, problem = map_view.load_layout(ws, view, model_id)
 if problem:
     st.warning(f"The saved map was unusable ({problem}) It is being computed again.", icon=":material/warning:")
 if layout is None:
-    job = map_view.layout_job(data, view, model_id)
+    job = map_view.layout_job(ws, view, model_id)
     if job is not None and job.state == "done" and job.result is not None:
         layout = job.result  # computed, but the models folder could not keep it
     elif job is not None and job.state == "failed" and not problem:
         st.error(f"Computing the map failed: {job.error}")
         if st.button("Try again"):
-            map_view.start_layout(data, view, pipeline=pipeline, model_id=model_id)
+            map_view.start_layout(ws, view, pipeline=pipeline, model_id=model_id)
             st.rerun()
         st.stop()
     else:
         if job is None or job.state.finished:
-            job = map_view.start_layout(data, view, pipeline=pipeline, model_id=model_id)
+            job = map_view.start_layout(ws, view, pipeline=pipeline, model_id=model_id)
 
         @st.fragment(run_every=1.0)
         def progress() -> None:
@@ -145,7 +145,7 @@ with right:
                               " and, when colouring by label quality, the ones cleanlab flags.")
     hover_digits = st.toggle("Digits on hover", value=True)
 
-points = map_view.map_points(data, layout, preds, preds_b=preds_b, quality=quality, hover=hover_digits)
+points = map_view.map_points(ws, layout, preds, preds_b=preds_b, quality=quality, hover=hover_digits)
 mask = selection_mask(layout.xy, view.selection) if view.selection is not None else None
 fig = plot_map(points, colour=view.colour, background=map_view.background_points(layout) if show_bg else None,
                show_errors=show_errors, show_suspects=show_suspects,
