@@ -1,18 +1,13 @@
-import os
-import subprocess
-import sys
 
 import pytest
+from cli_support import run_core
 from conftest import write_idx_set
 
 from core.cli.main import main
 
 
-def _run(*args, env_extra=None, timeout=300):
-    env = {**os.environ, **(env_extra or {})}
-    env.pop("MNIST_DIR", None)
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, env=env, timeout=timeout)
+def _run(*args, env_extra=None):
+    return run_core(*args, env=env_extra, drop=("MNIST_DIR",))
 
 
 def test_train_then_evaluate_end_to_end(tmp_path, sample_data):

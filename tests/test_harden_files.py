@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import run_core
 from conftest import make_store, resign_record
 from streamlit.testing.v1 import AppTest
 
@@ -139,10 +138,8 @@ def test_bad_search_files_are_warned_about_and_ignored(shape, good_cv, models_co
     with pytest.warns(ArtifactWarning, match="search result .* is unusable"):
         assert searches_of(store, "logreg") == []
     for command in ("evaluate", "train"):
-        result = subprocess.run(
-            [sys.executable, "-m", "core", command, "--source", "sample", "--models", "logreg",
-             "--models-dir", str(models_copy)], capture_output=True, text=True, cwd=ROOT, timeout=240, check=False,
-            env={k: v for k, v in os.environ.items() if k not in ("MNIST_SOURCE", "MODELS_DIR")})
+        result = run_core(command, "--source", "sample", "--models", "logreg", "--models-dir", str(models_copy),
+                          drop=("MNIST_SOURCE", "MODELS_DIR"))
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr and "is unusable" in result.stderr
     for page in ("pages/1_Leaderboard.py", "pages/9_Tune.py"):

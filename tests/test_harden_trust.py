@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_support import run_core
 from conftest import MarkerPayload, make_store
 from streamlit.testing.v1 import AppTest
 
@@ -77,12 +78,8 @@ def test_a_key_others_can_write_is_refused_like_ssh(tmp_path, sample_data, what,
     marker = tmp_path / "pwned"
     _plant_signed_pickle(make_store(tmp_path / "models", sample_data, key_file=key), marker, key)
     (key if what == "key" else keydir).chmod(mode)
-    result = subprocess.run(
-        [sys.executable, "-m", "core", "evaluate", "--source", "sample", "--models", "logreg", "--max-train", "600",
-         "--models-dir", str(tmp_path / "models")],
-        capture_output=True, text=True, cwd=ROOT, timeout=240, check=False,
-        env={**os.environ, "MNIST_DASHBOARD_KEY_FILE": str(key)},
-    )
+    result = run_core("evaluate", "--source", "sample", "--models", "logreg", "--max-train", "600",
+                      "--models-dir", str(tmp_path / "models"), env={"MNIST_DASHBOARD_KEY_FILE": str(key)}, drop=())
     assert result.returncode == 2, result.stderr
     assert "chmod" in result.stderr and "Traceback" not in result.stderr
     assert not marker.exists()
@@ -117,16 +114,16 @@ def test_a_running_server_follows_a_key_the_cli_made_again(tmp_path, sample_data
     key = keydir / "signing.key"
     folder = tmp_path / "models"
     env = {**os.environ, "MNIST_DASHBOARD_KEY_FILE": str(key)}
-    train = [sys.executable, "-m", "core", "train", "--source", "sample", "--models", "logreg", "--max-train", "600",
-             "--models-dir", str(folder)]
-    assert subprocess.run(train, env=env, cwd=ROOT, capture_output=True, timeout=240, check=False).returncode == 0
+    train = ["train", "--source", "sample", "--models", "logreg", "--max-train", "600", "--models-dir", str(folder)]
+    uses_key = {"MNIST_DASHBOARD_KEY_FILE": str(key)}
+    assert run_core(*train, env=uses_key, drop=()).returncode == 0
     server = subprocess.Popen([sys.executable, "-c", _SERVER, str(folder), str(key)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     try:
         assert server.stdout.readline().strip() == "ready True"
         old = key.read_text()
         key.unlink()
-        result = subprocess.run(train, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
+        result = run_core(*train, env=uses_key, drop=())
         assert result.returncode == 0, result.stderr
         assert key.read_text() != old  # the CLI made a new key and retrained with it
         server.stdin.write("load\n")
@@ -136,8 +133,7 @@ def test_a_running_server_follows_a_key_the_cli_made_again(tmp_path, sample_data
     finally:
         server.kill()
         server.wait()
-    evaluate = subprocess.run([*train[:3], "evaluate", *train[4:]], env=env, cwd=ROOT, capture_output=True, text=True,
-                              timeout=240, check=False)
+    evaluate = run_core("evaluate", *train[1:], env=uses_key, drop=())
     assert evaluate.returncode == 0, evaluate.stderr
 
 
@@ -216,9 +212,8 @@ def test_a_silent_listener_or_a_web_server_fails_within_10_s_naming_the_address(
 @pytest.mark.slow
 def test_cli_dask_garbage_is_one_line_and_fast(tmp_path):
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "core", "tune", "knn", "--source", "sample", "--dask", "http://x:1",
-                             "--models-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                            check=False)
+    result = run_core("tune", "knn", "--source", "sample", "--dask", "http://x:1", "--models-dir", str(tmp_path),
+                      drop=())
     assert result.returncode == 2 and "not a Dask scheduler address" in result.stderr
     assert "Traceback" not in result.stderr and time.perf_counter() - start < 30
 

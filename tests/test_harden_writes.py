@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import run_core
 from conftest import make_store
 from streamlit.testing.v1 import AppTest
 from test_store_defects import read_only
@@ -96,10 +97,8 @@ def test_any_store_operation_removes_dead_writers_temp_files(tmp_path, sample_da
 # ----------------------------------------------------------------- clear messages
 
 
-def _cli(*args, timeout=240):
-    env = {k: v for k, v in os.environ.items() if k not in ("MNIST_DIR", "MODELS_DIR", "MNIST_SOURCE")}
-    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=ROOT, check=False)
+def _cli(*args):
+    return run_core(*args)
 
 
 @pytest.mark.slow

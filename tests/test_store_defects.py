@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from apptest_support import html_tables
+from cli_support import run_core
 from conftest import MarkerPayload, make_store, predictions_of
 
 from core.cli.main import main
@@ -47,11 +48,8 @@ def _forge(joblib_path: Path, marker: Path) -> None:
     record_path.write_text(json.dumps(record))
 
 
-def _cli(*args, env_extra=None, timeout=240):
-    env = {k: v for k, v in os.environ.items() if k not in ("MNIST_DIR", "MODELS_DIR", "MNIST_SOURCE")}
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, cwd=ROOT, check=False)
+def _cli(*args, env_extra=None):
+    return run_core(*args, env=env_extra)
 
 
 # ----------------------------------------------------------------- forged artifacts

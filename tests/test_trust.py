@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_support import run_core
 from conftest import predictions_of
 from drawn_digits import drawn_set
 from PIL import Image, ImageDraw
@@ -185,8 +184,7 @@ def test_calibration_refuses_bad_options(preds):
 def test_cli_prints_the_ece_and_exact_coverage_lines(sample_models_dir, sample_models, sample_data):
     folder, _ = sample_models_dir
     for name in ("mlp", "svc_ovr"):
-        out = subprocess.run([sys.executable, "-m", "core", "trust", name, "--source", "sample", "--models-dir", str(folder)],
-                             capture_output=True, text=True, timeout=120, check=False)
+        out = run_core("trust", name, "--source", "sample", "--models-dir", str(folder))
         assert out.returncode == 0, out.stderr
         lines = out.stdout.strip().splitlines()
         preds = predictions_of(sample_models[name], sample_data)
@@ -203,18 +201,17 @@ def test_cli_prints_the_ece_and_exact_coverage_lines(sample_models_dir, sample_m
 
 def test_cli_calibrate_prints_the_ece_after(sample_models_dir, preds):
     folder, _ = sample_models_dir
-    out = subprocess.run([sys.executable, "-m", "core", "trust", "random_forest", "--calibrate", "--source", "sample",
-                          "--models-dir", str(folder)], capture_output=True, text=True, timeout=120, check=False)
+    out = run_core("trust", "random_forest", "--calibrate", "--source", "sample",
+                          "--models-dir", str(folder))
     assert out.returncode == 0, out.stderr
     cal = calibrate_out_of_fold(preds["random_forest"])
     assert out.stdout.splitlines()[2] == (f"calibrated (temperature, 5-fold on the test digits): expected calibration error "
                                           f"{100 * cal.after.ece:.2f}%, accuracy {100 * cal.accuracy_after:.2f}%")
-    bad = subprocess.run([sys.executable, "-m", "core", "trust", "mlp", "--calibrate", "platt", "--source", "sample",
-                          "--models-dir", str(folder)], capture_output=True, text=True, timeout=120, check=False)
+    bad = run_core("trust", "mlp", "--calibrate", "platt", "--source", "sample",
+                          "--models-dir", str(folder))
     assert bad.returncode == 2 and "platt" in bad.stderr and "temperature" in bad.stderr
 
 
 def test_cli_names_an_untrained_model(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "core", "trust", "mlp", "--source", "sample", "--models-dir", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120, check=False)
+    out = run_core("trust", "mlp", "--source", "sample", "--models-dir", str(tmp_path))
     assert out.returncode == 2 and "not trained" in out.stderr and "python -m core train --models mlp" in out.stderr
