@@ -27,6 +27,7 @@ from core.analysis.embedding import (
     map_features,
     map_frame,
 )
+from core.analysis.map_placement import place_digits, summarize_placement
 from core.analysis.map_selection import (
     Selection,
     format_selection,
@@ -292,8 +293,11 @@ def test_cli_writes_the_map(capsys, tmp_path, sample_data):
     assert trust and agree
     with open(out_csv) as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["index", "x", "y", "label"] and len(rows) == 1000
+    assert list(rows[0]) == ["index", "x", "y", "label", "placement"] and len(rows) == 1000
     assert [int(r["label"]) for r in rows] == sample_data.y_test.tolist()
+    deep = re.search(r"^deep inside another cluster: (\d+) digits", out, re.M)
+    assert deep and int(deep[1]) == sum(r["placement"] == "deep" for r in rows)
+    assert re.search(r"^on a border: \d+ digits", out, re.M)
     layout = cached_map(make_store(tmp_path / "models", sample_data), method="pca")
     assert float(trust[1]) == pytest.approx(layout.trustworthiness, abs=0.005)
     np.testing.assert_allclose([float(rows[7]["x"]), float(rows[7]["y"])], layout.xy[7], atol=1e-4)
@@ -330,3 +334,36 @@ def test_cli_maps_a_model_space(capsys, sample_models_dir, tmp_path):
 def test_selection_dataclass_round_trip():
     sel = Selection("box", (0.0, 1.0), (2.0, 3.0))
     assert sel.as_dict() == {"kind": "box", "x": [0.0, 1.0], "y": [2.0, 3.0]}
+
+
+# ----------------------------------------------------------------- placement
+
+
+def test_placement_finds_a_digit_deep_inside_another_cluster_and_one_on_a_border():
+    rng = np.random.default_rng(0)
+    zeros = rng.normal(0, 0.3, (40, 2))
+    ones = rng.normal(0, 0.3, (40, 2)) + [10, 0]
+    stray = [[10.05, 0.02]]  # labelled 0, drawn among the ones
+    between = [[5, 0], [5.2, 0.1], [4.8, -0.1], [5.1, -0.2]]  # two 0s, two 1s halfway
+    xy = np.vstack([zeros, ones, stray, between])
+    labels = np.array([0] * 40 + [1] * 40 + [0] + [0, 0, 1, 1])
+    placed = place_digits(xy, labels, k=5)
+    assert placed.loc[80, "placement"] == "deep" and placed.loc[80, "cluster"] == 1
+    assert (placed.loc[:39, "placement"] == "inside").all()
+    pred = labels.copy()
+    pred[80] = 1  # the model answers the cluster's digit: a likely label error
+    deep = summarize_placement(placed, placement="deep", pred=pred)
+    assert deep.n == 1 and deep.pairs == (((0, 1), 1),) and deep.model_wrong == deep.model_says_cluster == 1
+    assert deep.describe().startswith("deep inside another cluster: 1 digits; label -> cluster: 0 -> 1 (1)")
+    border = summarize_placement(placed, placement="border")
+    assert set(border.pairs) <= {((0, 1), c) for c in range(1, 5)} | {((1, 0), c) for c in range(1, 5)}
+    assert border.n == int((placed["placement"] == "border").sum())
+
+
+def test_placement_rejects_bad_input():
+    with pytest.raises(OptionsError, match="n x 2"):
+        place_digits(np.zeros((5, 3)), np.zeros(5))
+    with pytest.raises(OptionsError, match="smaller k"):
+        place_digits(np.zeros((5, 2)), np.zeros(5), k=5)
+    with pytest.raises(OptionsError, match="unknown placement 'edge'"):
+        summarize_placement(place_digits(np.random.default_rng(0).random((20, 2)), np.zeros(20), k=3), placement="edge")

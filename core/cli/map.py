@@ -1,8 +1,9 @@
 """``python -m core map``: every test digit as a point in 2-D, written as CSV.
 
-Writes ``index,x,y,label`` per test digit to ``--out`` and prints the map's faithfulness:
+Writes ``index,x,y,label,placement`` per test digit to ``--out`` and prints the map's faithfulness:
 ``trustworthiness: 0.xx`` (sklearn, k=10, stratified subset) and the 2-D 10-nearest-neighbour
-label agreement. Maps are cached as store side files (core.analysis.embedding); ``--force``
+label agreement, then where the digits sit (core.analysis.map_placement): how many lie deep inside
+another digit's cluster (likely label errors) and on a border, by label -> cluster. Maps are cached as store side files (core.analysis.embedding); ``--force``
 recomputes. ``--space`` is ``pixels`` (deskewed PCA-50) or a trained model with a hidden layer.
 """
 
@@ -12,7 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.analysis.embedding import METHODS, PIXELS, check_space, load_or_build_map, map_frame
+from core.analysis.embedding import METHODS, NEIGHBOURS, PIXELS, check_space, load_or_build_map, map_frame
+from core.analysis.map_placement import place_digits, summarize_placement
 from core.cli.common import FitsBar, add_data_arguments, workspace_from_args
 from core.errors import ConfigError, OptionsError
 from core.models.catalog import MODEL_NAMES, get_spec
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if out.is_dir():
         raise ConfigError(f"--out {str(out)!r} is a folder; give a file name such as map.csv.")
     ws = workspace_from_args(args)
-    pipeline, model_id = None, ""
+    pipeline, model_id, pred = None, "", None
     if args.space != PIXELS:
         check_space(args.space, trained_names(ws.store))  # names the spaces that work
         model = latest_model(ws.store, args.space)
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             raise OptionsError(f"model {args.space!r} could not be loaded; retrain it (python -m core train --models "
                                f"{args.space} --force) or use --space {PIXELS}.")
         pipeline, model_id = model.pipeline, model.record.model_sha256
+        pred = ws.store.predictions(model).y_pred
     bar = FitsBar(f"map {args.space} {args.method}")
     try:
         with reporting(bar):
@@ -60,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     frame = map_frame(layout, ws.data.y_test)
+    placed = place_digits(layout.xy, ws.data.y_test, k=NEIGHBOURS)
+    frame["placement"] = placed["placement"]
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(out, index=False, float_format="%.5f")
@@ -70,4 +75,6 @@ def run(args: argparse.Namespace) -> int:
           f"seed {args.seed}: {source}; wrote {out}", file=sys.stderr)
     print(f"trustworthiness: {layout.trustworthiness:.2f} (k=10, {layout.n_subset:,} digits)")
     print(f"neighbour agreement: {layout.neighbour_agreement:.2f} (share of 10 nearest 2-D neighbours with the same label)")
+    for placement in ("deep", "border"):
+        print(summarize_placement(placed, placement=placement, pred=pred).describe())
     return 0
