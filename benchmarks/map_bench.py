@@ -33,7 +33,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, StreamlitServer, settle  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, StreamlitServer, lasso_times, settle  # noqa: E402
 
 _LAYOUT_CHILD = r"""
 import json, sys, time
@@ -57,21 +57,6 @@ if sys.argv[3] == "umap":
 print(json.dumps(out))
 """
 
-_POINTS_JS = """
-() => {
-  const gd = document.querySelector('.js-plotly-plot');
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
-  const out = {};
-  for (const t of gd._fullData) {
-    if (!t.customdata) continue;
-    const xs = Array.from(t.x), ys = Array.from(t.y);
-    xs.forEach((x, i) => { out[t.customdata[i][0]] = [r.left + xa._offset + xa.l2p(x), r.top + ya._offset + ya.l2p(ys[i])]; });
-  }
-  return out;
-}
-"""
-
-
 def layout_times(source: str, mnist_dir: str, method: str) -> dict:
     """Run one layout in a fresh process (cold) and return its timings."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -90,7 +75,7 @@ def _pct(values: list[float], q: float) -> float:
 def ui_times(url: str, reps: int) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
-    opens, lassos = [], []
+    opens = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         warm = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -110,23 +95,7 @@ def ui_times(url: str, reps: int) -> dict[str, list[float]]:
         page.goto(f"{url}/Map?method=pca&model=knn")
         page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
         settle(page)
-        for k in range(reps):
-            pts = np.array(list(page.evaluate(_POINTS_JS).values()))
-            centre = pts[np.random.default_rng(k).integers(len(pts))]
-            radius = float(np.sort(np.hypot(*(pts - centre).T))[499])  # about 500 digits inside
-            page.locator('.modebar-btn[data-val="lasso"]').first.click(force=True)
-            corners = [(centre[0] + radius * np.cos(a), centre[1] + radius * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 24)]
-            page.mouse.move(*corners[0])
-            page.mouse.down()
-            for x, y in corners[1:]:
-                page.mouse.move(x, y, steps=2)
-            start = time.perf_counter()
-            page.mouse.up()
-            page.locator(".digit-tile").first.wait_for(timeout=120_000)
-            page.wait_for_function(SETTLED_JS, timeout=120_000)
-            lassos.append(time.perf_counter() - start)
-            page.get_by_role("button", name="Clear selection").click()
-            settle(page)
+        lassos = lasso_times(page, reps)
         browser.close()
     return {"open": opens, "lasso": lassos}
 

@@ -264,14 +264,17 @@ def test_map_figure_colourings_and_selection(pca_map, preds, sample_data):
         plot_map(frame, colour="quality")
 
 
-def test_braille_digits_draw_the_ink():
-    img = np.zeros((2, 784), dtype=np.uint8)
-    img[1].reshape(28, 28)[:, 13:15] = 255  # a vertical bar in the middle
-    blank, bar = braille_digits(img)
-    assert blank.split("<br>") == ["\u2800" * 14] * 7
+def test_braille_digits_draw_the_ink_cropped_to_it():
+    img = np.zeros((4, 784), dtype=np.uint8)
+    img[1].reshape(28, 28)[:, 13:15] = 255  # a vertical bar in the middle: cells 6 and 7 of every line
+    img[2].reshape(28, 28)[0, 0] = 255  # one pixel in the top-left corner: Braille dot 1
+    img[3].reshape(28, 28)[27, 27] = 255  # bottom-right: dot 8
+    blank, bar, top_left, bottom_right = braille_digits(img)
+    assert blank == "\u2800"
     lines = bar.split("<br>")
-    assert len(lines) == 7 and all(len(line) == 14 for line in lines)
-    assert all(line[6] != "\u2800" and line[7] != "\u2800" and line[0] == "\u2800" for line in lines)
+    assert len(lines) == 7 and all(len(line) == 2 and "\u2800" not in line for line in lines)
+    assert len(set(lines)) == 1
+    assert top_left == chr(0x2801) and bottom_right == chr(0x2880)
 
 
 # ---------------------------------------------------------------------- CLI

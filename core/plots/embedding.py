@@ -46,15 +46,26 @@ _BRAILLE_BITS = ((0, 0, 0x01), (1, 0, 0x02), (2, 0, 0x04), (0, 1, 0x08),
 
 
 def braille_digits(images: np.ndarray, *, threshold: int = 80) -> list[str]:
-    """Each (784,) uint8 digit of ``images`` (n, 784) as 7 lines of 14 Braille characters
-    joined by ``<br>`` (ink is a pixel above ``threshold``)."""
+    """Each (784,) uint8 digit of ``images`` (n, 784) in Braille characters (2 x 4 pixels each,
+    ink is a pixel above ``threshold``), cropped to the character cells that hold ink: at most
+    7 lines of 14 characters joined by ``<br>``, usually about 5 of 10. A hover label costs its
+    length in every page that shows the map (10,000 of them), so nothing blank is sent."""
     ink = np.asarray(images).reshape(-1, 28, 28) > threshold
     cells = ink.reshape(-1, 7, 4, 14, 2)  # (n, row block, row in block, col block, col in block)
     codes = np.full((len(ink), 7, 14), 0x2800, dtype=np.int64)
     for r, c, bit in _BRAILLE_BITS:
         codes += cells[:, :, r, :, c] * bit
     chars = np.vectorize(chr, otypes=[object])(codes)
-    return ["<br>".join("".join(row) for row in digit) for digit in chars]
+    inked = codes != 0x2800
+    out = []
+    for digit, has in zip(chars, inked):
+        rows, cols = np.flatnonzero(has.any(axis=1)), np.flatnonzero(has.any(axis=0))
+        if not len(rows):
+            out.append("\u2800")
+            continue
+        box = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        out.append("<br>".join("".join(row) for row in box))
+    return out
 
 
 def _hover(frame: pd.DataFrame, model_label: str, model_b_label: str) -> tuple[np.ndarray, str]:

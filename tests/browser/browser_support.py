@@ -164,3 +164,60 @@ SETTLED_JS = _SETTLED_JS
 
 def no_exception_shown(page) -> bool:
     return page.locator('[data-testid="stException"]').count() == 0
+
+
+#: The Map page's test digits (every trace with customdata) in page pixels: {index: [px, py, x, y]}.
+MAP_POINTS_JS = """
+() => {
+  const gd = document.querySelector('.js-plotly-plot');
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
+  const out = {};
+  for (const t of gd._fullData) {
+    if (!t.customdata) continue;
+    const xs = Array.from(t.x), ys = Array.from(t.y);
+    xs.forEach((x, i) => {
+      out[t.customdata[i][0]] = [r.left + xa._offset + xa.l2p(x), r.top + ya._offset + ya.l2p(ys[i]), x, ys[i]];
+    });
+  }
+  return out;
+}
+"""
+
+
+def draw_lasso(page, centre: tuple[float, float], radius: float, *, release: bool = True) -> list[tuple[float, float]]:
+    """Draw an octagon of ``radius`` page pixels around ``centre`` with the Map chart's lasso
+    tool; returns its corners. With ``release=False`` the mouse button is still down (the caller
+    times the release)."""
+    page.locator('.modebar-btn[data-val="lasso"]').first.click(force=True)  # the toolbar's lasso
+    cx, cy = centre
+    offsets = [(1, 0), (0.7, 0.7), (0, 1), (-0.7, 0.7), (-1, 0), (-0.7, -0.7), (0, -1), (0.7, -0.7)]
+    corners = [(cx + radius * a, cy + radius * b) for a, b in offsets]
+    page.mouse.move(*corners[0])
+    page.mouse.down()
+    for x, y in corners[1:] + corners[:1]:
+        page.mouse.move(x, y, steps=6)
+    if release:
+        page.mouse.up()
+    return corners
+
+
+def lasso_times(page, reps: int, *, size: int = 500) -> list[float]:
+    """On an open Map page: ``reps`` lassos around ``size`` digits each (a random centre per
+    repetition), each timed from the mouse release until the selection's gallery is shown and the
+    script has finished (seconds)."""
+    import numpy as np
+
+    times = []
+    for k in range(reps):
+        pts = np.array([p[:2] for p in page.evaluate(MAP_POINTS_JS).values()])
+        centre = pts[np.random.default_rng(k).integers(len(pts))]
+        radius = float(np.sort(np.hypot(*(pts - centre).T))[min(size, len(pts)) - 1])
+        draw_lasso(page, (float(centre[0]), float(centre[1])), radius / 0.92, release=False)  # the octagon's inner radius is ~0.92 r
+        start = time.perf_counter()
+        page.mouse.up()
+        page.locator(".digit-tile").first.wait_for(timeout=120_000)
+        page.wait_for_function(SETTLED_JS, timeout=120_000)
+        times.append(time.perf_counter() - start)
+        page.get_by_role("button", name="Clear selection").click()
+        settle(page)
+    return times

@@ -11,26 +11,9 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_support import settle
+from browser_support import MAP_POINTS_JS, draw_lasso, settle
 
 pytestmark = pytest.mark.browser
-
-#: Test digits of the map (every trace with customdata) in page pixels: {index: [px, py, x, y]}.
-_POINTS_JS = """
-() => {
-  const gd = document.querySelector('.js-plotly-plot');
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, r = gd.getBoundingClientRect();
-  const out = {};
-  for (const t of gd._fullData) {
-    if (!t.customdata) continue;
-    const xs = Array.from(t.x), ys = Array.from(t.y);
-    xs.forEach((x, i) => {
-      out[t.customdata[i][0]] = [r.left + xa._offset + xa.l2p(x), r.top + ya._offset + ya.l2p(ys[i]), x, ys[i]];
-    });
-  }
-  return out;
-}
-"""
 
 #: The test indices Plotly shows as selected in the redrawn chart.
 _SELECTED_JS = """
@@ -67,22 +50,9 @@ def selection_count(page) -> int:
     return int(re.search(r"Selection: ([\d,]+) test digits", text)[1].replace(",", ""))
 
 
-def draw_lasso(page, centre: tuple[float, float], radius: float) -> list[tuple[float, float]]:
-    page.locator('.modebar-btn[data-val="lasso"]').first.click(force=True)  # the toolbar's lasso
-    cx, cy = centre
-    offsets = [(1, 0), (0.7, 0.7), (0, 1), (-0.7, 0.7), (-1, 0), (-0.7, -0.7), (0, -1), (0.7, -0.7)]
-    corners = [(cx + radius * a, cy + radius * b) for a, b in offsets]
-    page.mouse.move(*corners[0])
-    page.mouse.down()
-    for x, y in corners[1:] + corners[:1]:
-        page.mouse.move(x, y, steps=6)
-    page.mouse.up()
-    return corners
-
-
 def test_lasso_gallery_holds_the_selected_digits_and_the_link_reopens_it(page, server, browser):
     open_map(page, f"{server.url}/Map?method=pca&model=knn")
-    points = page.evaluate(_POINTS_JS)
+    points = page.evaluate(MAP_POINTS_JS)
     assert len(points) == 1000
     xs = sorted(p[0] for p in points.values())
     ys = sorted(p[1] for p in points.values())
@@ -131,7 +101,7 @@ def test_lasso_gallery_holds_the_selected_digits_and_the_link_reopens_it(page, s
 
 def test_click_on_a_digit_shows_it_on_hover_and_opens_the_inspector(page, server):
     open_map(page, f"{server.url}/Map?method=pca&model=knn")
-    points = page.evaluate(_POINTS_JS)
+    points = page.evaluate(MAP_POINTS_JS)
     # a digit with no other digit within 12 px, so the click cannot land on a neighbour
     coords = [(int(i), p[0], p[1]) for i, p in points.items()]
     index, px, py = next(
