@@ -202,26 +202,31 @@ def background_points(layout: MapLayout) -> pd.DataFrame:
 # ----------------------------------------------------------------- selection
 
 
-def selection_event(event) -> tuple[Selection | None, int | None]:
+def selection_event(event) -> tuple[Selection | None, int | None, np.ndarray | None]:
     """From a plotly selection event (read as a dict): the box or lasso drawn (in URL
-    precision), or the test index of a single clicked point. Anything else: (None, None)."""
+    precision) with the test indices the chart selected in it (sorted, unique), or the test index
+    of a single clicked point. Anything else: (None, None, None)."""
     try:
         sel = event["selection"]
     except (KeyError, TypeError):
-        return None, None
+        return None, None, None
+    indices = []
+    for p in sel.get("points") or []:
+        custom = p.get("customdata") if isinstance(p, dict) else None
+        if custom is None:
+            continue  # the training digits' background has none
+        try:  # a list, or a typed array that reached JSON as {"0": index, "1": ...}
+            indices.append(int(custom["0"] if isinstance(custom, dict) else custom[0]))
+        except (TypeError, ValueError, IndexError, KeyError):
+            return None, None, None
     for kind in ("lasso", "box"):
         shapes = sel.get(kind) or []
         if shapes:
             shape = shapes[-1]
             try:
-                return selection_from_shape(kind, shape["x"], shape["y"]), None
+                return selection_from_shape(kind, shape["x"], shape["y"]), None, np.unique(np.asarray(indices, dtype=np.int64))
             except (DashboardError, KeyError, TypeError, ValueError):
-                return None, None
-    points = [p for p in (sel.get("points") or []) if p.get("customdata") is not None]
-    if len(points) == 1:
-        custom = points[0]["customdata"]
-        try:  # a list, or a typed array that reached JSON as {"0": index, "1": ...}
-            return None, int(custom["0"] if isinstance(custom, dict) else custom[0])
-        except (TypeError, ValueError, IndexError, KeyError):
-            return None, None
-    return None, None
+                return None, None, None
+    if len(indices) == 1:
+        return None, indices[0], None
+    return None, None, None

@@ -27,15 +27,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
 from browser_support import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
 
 _KEY_DIR: str | None = None
+#: The environment variable that hands this session's key folder to pytest-xdist's workers.
+_TEST_KEY_DIR = "MNIST_DASHBOARD_TEST_KEY_DIR"
 
 
 def pytest_configure(config):
     """Sign artifacts with a per-session key in a temp folder, never the user's real config.
-    Set in the environment, so CLI subprocesses and the browser tests' Streamlit server use it."""
+    Set in the environment, so CLI subprocesses and the browser tests' Streamlit server use it.
+    pytest-xdist's workers inherit the controller's key (so they can share trained models)."""
     global _KEY_DIR
     import tempfile
 
+    inherited = os.environ.get(_TEST_KEY_DIR)
+    if os.environ.get("PYTEST_XDIST_WORKER") and inherited and Path(inherited).is_dir():
+        os.environ["MNIST_DASHBOARD_KEY_FILE"] = str(Path(inherited) / "signing.key")
+        return
     _KEY_DIR = tempfile.mkdtemp(prefix="mnist-dashboard-key-")
+    os.environ[_TEST_KEY_DIR] = _KEY_DIR
     os.environ["MNIST_DASHBOARD_KEY_FILE"] = str(Path(_KEY_DIR) / "signing.key")
 
 
@@ -126,10 +134,26 @@ def sample_data() -> MnistData:
 
 @pytest.fixture(scope="session")
 def sample_models_dir(tmp_path_factory, sample_data):
-    """A models folder with every catalog model trained on the sample (real fits, ~30 s)."""
+    """A models folder with every catalog model trained on the sample (real fits, ~30 s).
+    Under pytest-xdist the first worker trains them into a folder all workers share, and every
+    worker copies that folder (a copied folder's models stay valid), so tests never see another
+    worker's changes."""
+    import shutil
+
+    from filelock import FileLock
+
     folder = tmp_path_factory.mktemp("models")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "sample-models"
+        with FileLock(str(shared) + ".lock"):
+            if not (shared / "done").exists():
+                store = make_store(shared, sample_data)
+                for name in MODEL_NAMES:
+                    train_model(store, name)
+                (shared / "done").write_text("trained\n")
+        shutil.copytree(shared, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("done", "*.lock"))
     store = make_store(folder, sample_data)
-    models = {name: train_model(store, name) for name in MODEL_NAMES}
+    models = {name: train_model(store, name) for name in MODEL_NAMES}  # loads what is there
     return folder, models
 
 

@@ -2,7 +2,7 @@
 
 A :class:`Selection` is a box ``x=[x0, x1], y=[y0, y1]`` or a lasso polygon in the map's
 coordinates. It has a short text form for the URL (:func:`format_selection`,
-:func:`parse_selection`): ``box:x0,x1,y0,y1`` or ``lasso:x,y;x,y;...`` with 4 significant
+:func:`parse_selection`): ``box:x0,x1,y0,y1`` or ``lasso:x,y;x,y;...`` with 6 significant
 digits and at most :data:`MAX_VERTICES` vertices, and the app applies that form itself, so a
 link reopens exactly the same digits. Points inside a polygon are found with
 ``matplotlib.path.Path.contains_points`` (the even-odd rule Plotly's lasso uses).
@@ -36,7 +36,7 @@ class Selection:
 
 
 def _round(v: float) -> float:
-    return float(f"{float(v):.4g}")
+    return float(f"{float(v):.6g}")
 
 
 def _normalise(kind: str, xs, ys) -> Selection:
@@ -65,8 +65,8 @@ def selection_from_shape(kind: str, xs, ys) -> Selection:
 def format_selection(sel: Selection) -> str:
     """The URL form: ``box:x0,x1,y0,y1`` or ``lasso:x,y;x,y;...``."""
     if sel.kind == "box":
-        return "box:" + ",".join(f"{v:.4g}" for v in (*sel.x, *sel.y))
-    return "lasso:" + ";".join(f"{x:.4g},{y:.4g}" for x, y in zip(sel.x, sel.y))
+        return "box:" + ",".join(f"{v:.6g}" for v in (*sel.x, *sel.y))
+    return "lasso:" + ";".join(f"{x:.6g},{y:.6g}" for x, y in zip(sel.x, sel.y))
 
 
 def parse_selection(text: str) -> Selection:

@@ -4,6 +4,7 @@ features); a lasso or box turns any region into a gallery, a click opens the Dig
 The view (layout, space, colouring, selection) is in the URL; see dashboard.map_view.
 """
 
+import numpy as np
 import streamlit as st
 
 from core.analysis.embedding import METHODS, PIXELS
@@ -32,12 +33,14 @@ def chart_key() -> str:
 
 
 # A box or lasso reaches this run as the event of the chart drawn last time: it becomes the
-# selection (drawn by the figure itself on a fresh chart); a click on one digit opens it.
-region, clicked = map_view.selection_event(st.session_state.get(chart_key()))
+# selection. The chart already shows it, so while nothing else about the figure changes, the
+# figure is sent unchanged (Plotly keeps the user's selection; no redraw of 10,000 points) and the
+# selection is the points the chart picked. Otherwise a fresh chart draws the selection from the
+# figure itself. A click on one digit opens it.
+region, clicked, picked = map_view.selection_event(st.session_state.get(chart_key()))
 if region is not None:
     view.selection = region
     st.session_state["_map_drag"] = "lasso" if region.kind == "lasso" else "select"
-    st.session_state.map_nonce += 1
 elif clicked is not None:
     st.session_state.map_nonce += 1
     st.switch_page(map_view.INSPECTOR_PAGE, query_params={"index": clicked, "model": name})
@@ -146,13 +149,25 @@ with right:
     hover_digits = st.toggle("Digits on hover", value=True)
 
 points = map_view.map_points(ws, layout, preds, preds_b=preds_b, quality=quality, hover=hover_digits)
-mask = selection_mask(layout.xy, view.selection) if view.selection is not None else None
+figure_inputs = (name, model.record.model_sha256, fixes.digest if fixes else "", view.method, view.space, view.seed,
+                 view.colour, view.model_b if preds_b is not None else "", show_bg, show_errors, show_suspects, hover_digits)
+charts = st.session_state.setdefault("_map_charts", {})  # chart key -> (figure inputs, drew a selection)
+native = region is not None and charts.get(chart_key()) == (figure_inputs, False)
+if region is not None and not native:
+    st.session_state.map_nonce += 1  # a fresh chart that draws the selection from the figure
+if native:
+    mask = np.zeros(data.n_test, dtype=bool)
+    mask[picked[(picked >= 0) & (picked < data.n_test)]] = True
+else:
+    mask = selection_mask(layout.xy, view.selection) if view.selection is not None else None
+drag = st.session_state.setdefault(f"_map_drag_{chart_key()}", st.session_state.get("_map_drag", "pan"))
 fig = plot_map(points, colour=view.colour, background=map_view.background_points(layout) if show_bg else None,
                show_errors=show_errors, show_suspects=show_suspects,
-               selection=view.selection.as_dict() if view.selection is not None else None,
-               selected=points["index"].to_numpy()[mask] if mask is not None else None,
+               selection=view.selection.as_dict() if view.selection is not None and not native else None,
+               selected=points["index"].to_numpy()[mask] if mask is not None and not native else None,
                model_label=model.record.label, model_b_label=statuses[view.model_b].label if preds_b is not None else "B",
-               dragmode=st.session_state.get("_map_drag", "pan"))
+               dragmode=drag)
+charts.setdefault(chart_key(), (figure_inputs, view.selection is not None and not native))
 with left:
     st.plotly_chart(fig, key=chart_key(), on_select="rerun", selection_mode=("points", "box", "lasso"), config=MAP_CONFIG)
     st.caption("Pick the lasso or the box in the chart's toolbar and draw around a region to see its digits below. "

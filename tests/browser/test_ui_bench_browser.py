@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -25,12 +27,15 @@ def test_ui_bench_times_every_interaction(sample_models_dir, tmp_path):
 
     folder, models = sample_models_dir
     out_file = tmp_path / "ui.md"
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    # Chromium's profile (and its socket, at most 107 bytes of path) goes under TMPDIR: a short one
+    short_tmp = tempfile.mkdtemp(prefix="uib-", dir="/tmp")
+    env = {**os.environ, "TMPDIR": short_tmp}
     result = subprocess.run(
         [sys.executable, "benchmarks/ui_bench.py", "--source", "sample", "--models-dir", str(folder), "--reps", "1",
          "--no-floor", "--out", str(out_file)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
+    shutil.rmtree(short_tmp, ignore_errors=True)
     assert result.returncode == 0, result.stderr[-3000:]
     table = out_file.read_text()
     for name, what in INTERACTIONS:
