@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.robustness import (
+    KIND,
     RobustModel,
     RobustnessResult,
     compute_robustness,
@@ -42,8 +43,17 @@ class _NothingCached(Exception):
     pass
 
 
+def _results_stamp() -> tuple[tuple[str, int], ...]:
+    """The saved robustness files (name, modification time): a new or rewritten one is a new key."""
+    folder = workspace().store.side_path(KIND, "stamp", ".npz").parent
+    try:
+        return tuple(sorted((f.name, f.stat().st_mtime_ns) for f in folder.iterdir()))
+    except OSError:
+        return ()
+
+
 @st.cache_data(show_spinner=False, max_entries=16, hash_funcs=_HASH)
-def _load(folder: str, data: MnistData, signature: tuple, digits: int | None, seed: int,
+def _load(folder: str, data: MnistData, signature: tuple, digits: int | None, seed: int, stamp: tuple,
           _rows: list[RobustModel]) -> tuple[RobustnessResult, tuple[str, ...]]:
     result, missing = load_cached_robustness(workspace().store, _rows, digits=digits, random_state=seed)
     if result is None:
@@ -54,13 +64,11 @@ def _load(folder: str, data: MnistData, signature: tuple, digits: int | None, se
 def load_result(data: MnistData, rows: list[RobustModel], digits: int | None, seed: int = 0
                 ) -> tuple[RobustnessResult | None, list[str]]:
     """The cached result for ``rows`` (None when nothing is cached yet) and the ids of the rows
-    still missing. A partial result is not remembered, so finished models appear on the next rerun."""
+    still missing. Read once per set of saved files, so models that finish appear on the next rerun."""
     try:
-        result, missing = _load(models_path(), data, _signature(rows), digits, seed, rows)
+        result, missing = _load(models_path(), data, _signature(rows), digits, seed, _results_stamp(), rows)
     except _NothingCached:
         return None, [m.id for m in rows]
-    if missing:
-        _load.clear()
     return result, list(missing)
 
 
