@@ -378,7 +378,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reps", type=int, default=10, help="repetitions per interaction (default 10)")
     p.add_argument("--out", help="also write the table (markdown) to this file")
     p.add_argument("--no-floor", action="store_true", help="skip timing the one-line reference app")
+    p.add_argument("--url", help="time an app already running at this address (same data and models) instead of starting one")
+    p.add_argument("--server-pid", type=int, help="with --url: the server's process id, for the memory figure")
     return p
+
+
+class _RunningServer:
+    """An app someone else started (``--url``): nothing to start or stop."""
+
+    def __init__(self, url: str, pid: int | None):
+        self.url = url.rstrip("/")
+        self.pid = pid
+
+    def wait_healthy(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -423,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"ui_bench_{os.getpid()}.log"
     load0 = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    server = StreamlitServer(log_path, env)
+    server = _RunningServer(args.url, args.server_pid) if args.url else StreamlitServer(log_path, env)
     try:
         server.wait_healthy()
         with sync_playwright() as p:
@@ -461,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 settle(page, timeout=300)  # not timed: a first visit may compute a page's caches
                 print(f"  {path.stem}: settled in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-            rss = _rss_mb(server.proc.pid)
+            pid = server.pid if isinstance(server, _RunningServer) else server.proc.pid
+            rss = _rss_mb(pid) if pid else math.nan
             context.close()
             server.stop()
             floor = None
