@@ -49,8 +49,8 @@ def pytest_configure(config):
 
 #: Fixtures that fit extra models or run a whole benchmark: a test using one is ``slow``.
 SLOW_FIXTURES = {"drawn_models", "result", "local_result", "trained"}
-#: Tests that start ``python -m core`` (or another Python) in a subprocess, or train several models
-#: of their own: each takes seconds on a quiet machine, so they run in the full suite only.
+#: Tests that start Python in a subprocess, train several models of their own or wait for a
+#: timeout on purpose: each takes seconds on a quiet machine, so they run in the full suite only.
 SLOW_TESTS = {
     "test_two_processes_training_the_same_key_end_with_one_good_artifact",
     "test_forged_record_never_runs_its_pickle_in_core_or_cli",
@@ -74,6 +74,12 @@ SLOW_TESTS = {
     "test_marks_persist_across_a_restart",
     "test_cli_table_shows_cached_cv_columns",
     "test_tuned_params_survive_the_record",
+    # wait for a network timeout on purpose (a silent listener, an unreachable scheduler)
+    "test_a_silent_listener_or_a_web_server_fails_within_10_s_naming_the_address",
+    "test_unreachable_scheduler_fails_fast_naming_it",
+    # a Python subprocess with torch hidden
+    "test_without_the_extra_train_cnn_says_how_to_install_and_fails",
+    "test_without_the_extra_the_catalog_lists_cnn_and_explains",
 }
 
 
