@@ -293,7 +293,11 @@ def test_app_sees_a_model_again_after_the_cli_retrains_the_same_bytes(sample_mod
     monkeypatch.delenv("MNIST_DIR", raising=False)
     at = AppTest.from_file(str(ROOT / "dashboard" / "Home.py"), default_timeout=120).run()
     assert not at.exception
-    result = _cli("train", "--source", "sample", "--models", "knn", "--models-dir", str(folder))
+    # the CLI in its own process, as a user runs it beside the app
+    env = {k: v for k, v in os.environ.items() if k not in ("MNIST_DIR", "MODELS_DIR", "MNIST_SOURCE")}
+    result = subprocess.run([sys.executable, "-m", "core", "train", "--source", "sample", "--models", "knn",
+                             "--models-dir", str(folder)], capture_output=True, text=True, env=env, timeout=240,
+                            cwd=ROOT, check=False)
     assert result.returncode == 0, result.stderr
     (joblib_path,) = folder.glob("knn-*.joblib")
     assert hashlib.sha256(joblib_path.read_bytes()).hexdigest() == sha  # the same bytes again
