@@ -34,7 +34,7 @@ SHOTS = [
     ("09-trust", "Trust", "Trust"),
     ("10-tune", "Tune", "Tune"),
     ("11-your-model", "Your_model", "Your model"),
-    ("12-map", "Map?color=wrong", "Map"),
+    ("12-map", "Map?colour=correct", "Map"),
     ("13-robustness", "Robustness", "Robustness"),
 ]
 

@@ -138,7 +138,9 @@ def plot_severity_curves(
                 marker={"size": 4}, hovertemplate=f"{model}<br>severity %{{x}}: %{{y:.1f}}%<extra></extra>",
             )
     fig.update_xaxes(tickvals=[0, 1, 2, 3, 4, 5], range=[-0.2, 5.2])
-    fig.update_yaxes(range=[0, 101], ticksuffix="%")
+    # one shared scale for the small multiples; one corruption alone gets the range of its curves
+    low = 0.0 if len(corruptions) > 1 or long.empty else max(0.0, 5 * np.floor((100 * long["accuracy"].min() - 2) / 5))
+    fig.update_yaxes(range=[low, 101], ticksuffix="%")
     fig.update_layout(
         height=(230 if columns > 1 else 380) * rows + 90, margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white",
         legend={"orientation": "v", "yanchor": "top", "y": 1, "xanchor": "left", "x": 1.01}, font={"size": 12},

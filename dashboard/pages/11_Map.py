@@ -62,7 +62,7 @@ def control(param: str, widget, label: str, options, **kwargs):
     return value
 
 
-c1, c2, c3, c4, c5 = st.columns([1.2, 1.4, 1.6, 1.4, 0.8])
+c1, c2, c3, c4, c5 = st.columns([1.0, 2.1, 1.5, 1.3, 0.7])
 with c1:
     control("method", st.selectbox, "Layout", list(METHODS), format_func=METHODS.get)
 with c2:

@@ -191,10 +191,13 @@ if found.empty:
 else:
     shown = found.head(8)
     st.dataframe(pd.DataFrame({
-        "slice": shown["description"], "digits": shown["n"], "accuracy %": (100 * shown["accuracy"]).round(2),
-        "points below": (100 * shown["gap"]).round(2), "errors": shown["errors"],
-        "share of errors %": (100 * shown["error_share"]).round(1),
-    }), hide_index=True, width="stretch")
+        "slice": shown["description"], "digits": shown["n"], "accuracy %": 100 * shown["accuracy"],
+        "points below": 100 * shown["gap"], "errors": shown["errors"], "share of errors %": 100 * shown["error_share"],
+    }), hide_index=True, width="stretch", column_config={
+        "accuracy %": st.column_config.NumberColumn(format="%.2f"),
+        "points below": st.column_config.NumberColumn(format="%.2f"),
+        "share of errors %": st.column_config.NumberColumn(format="%.1f"),
+    })
     props = rc.digit_properties(data)
     pick = st.radio("Gallery of the slice", range(len(shown)), key=f"rb_slice_pick_{slice_id}",
                     format_func=lambda k: shown.iloc[k]["description"])

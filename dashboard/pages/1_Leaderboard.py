@@ -67,7 +67,7 @@ st.dataframe(
                                "is an outlier)."),
         "size MB": pct("MB", format="%.1f", help="Size of the saved model file."),
         "options": st.column_config.TextColumn("options", help="Training options: deskewing, augmentation, subset."),
-        "trained on": pct("digits", format="%d", help="Training-set size after augmentation."),
+        "trained on": pct("digits", format="localized", help="Training-set size after augmentation."),
     },
 )
 
