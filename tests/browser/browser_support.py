@@ -221,3 +221,17 @@ def lasso_times(page, reps: int, *, size: int = 500) -> list[float]:
         page.get_by_role("button", name="Clear selection").click()
         settle(page)
     return times
+
+
+def eventually(read, expected, *, timeout: float = 60.0, page=None):
+    """Poll ``read()`` until it equals ``expected`` (the page may still be drawing what a settled
+    script sent), then assert it: a page that keeps showing something else fails with its value."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while value != expected and time.monotonic() < deadline:
+        if page is not None:
+            page.wait_for_timeout(100)
+        else:
+            time.sleep(0.1)
+        value = read()
+    assert value == expected, (value, expected)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import no_exception_shown, settle
+from browser_support import eventually, no_exception_shown, settle
 from conftest import make_store, predictions_of
 from playwright.sync_api import expect
 
@@ -52,13 +52,14 @@ def test_difference_cell_and_quadrant_open_their_digits(page, server, sample_mod
     # two grids, each under its own heading: only B's digits, then only A's
     only_b = page.locator('[data-testid="stColumn"]').filter(has_text="Only B (").filter(has=page.locator(".digit-tile"))
     only_a = page.locator('[data-testid="stColumn"]').filter(has_text="Only A (").filter(has=page.locator(".digit-tile"))
+    def grid(column) -> list[int]:
+        return [int(i) for i in column.last.locator(".digit-tile").evaluate_all("els => els.map(e => e.dataset.index)")]
+
     if len(cell.gained):
         expect(only_b.first).to_contain_text(f"Only B (SGD (hinge)) puts these {len(cell.gained)} digits here")
-        assert [int(i) for i in only_b.last.locator(".digit-tile").evaluate_all("els => els.map(e => e.dataset.index)")] \
-            == [int(i) for i in cell.gained]
+        eventually(lambda: grid(only_b), [int(i) for i in cell.gained], page=page)
     if len(cell.lost):
-        assert [int(i) for i in only_a.last.locator(".digit-tile").evaluate_all("els => els.map(e => e.dataset.index)")] \
-            == [int(i) for i in cell.lost]
+        eventually(lambda: grid(only_a), [int(i) for i in cell.lost], page=page)
     assert sorted(tile_indices(page)) == sorted(int(i) for i in cell.indices)
 
     only_a = quadrant_indices(pa, pb, "only_a_right")
