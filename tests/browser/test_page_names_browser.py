@@ -25,7 +25,12 @@ def page_name(path: Path) -> str:
 def test_every_page_has_one_name(page, server):
     assert any(p.name == "1_Leaderboard.py" for p in PAGES)
     open_app_page(page, server.url, None, title="MNIST handwritten digits")
-    links = [t.strip() for t in page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()]
+    nav = page.locator('[data-testid="stSidebarNav"] a')
+    try:  # the full list (the app opens the sidebar's "View more" once the page has loaded)
+        expect(nav).to_have_count(len(PAGES) + 1, timeout=30_000)
+    except AssertionError:
+        pass  # a missing or extra link is reported below, by name
+    links = [t.strip() for t in nav.all_inner_texts()]
     problems = []
     for path in PAGES:
         name = page_name(path)
@@ -33,7 +38,11 @@ def test_every_page_has_one_name(page, server):
             problems.append(f"{path.name}: no sidebar link {name!r} (links: {links})")
             continue
         page.locator('[data-testid="stSidebarNav"] a', has_text=re.compile(f"^{re.escape(name)}$")).first.click()
-        expect(page.locator("h1").first).to_be_visible()
+        try:  # the new page's heading and tab title, once it has replaced the previous page
+            expect(page.locator("h1").first).to_have_text(name, timeout=30_000)
+            expect(page).to_have_title(TAB_TITLE.format(title=name), timeout=30_000)
+        except AssertionError:
+            pass  # reported below with what the page shows
         settle(page, timeout=120)
         heading = page.locator("h1").first.inner_text().strip()
         tab = page.title()
