@@ -24,11 +24,7 @@ TARGET_S = 0.5
 
 
 def load_average() -> str:
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "?"
+    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,11 +45,7 @@ TABLE_SHOWN = """() => Array.from(document.querySelectorAll('h3')).some(h => h.i
 
 
 def load_average() -> str:
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "?"
+    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def timed_table(store, rows, digits, *, label: str) -> tuple[float, object]:

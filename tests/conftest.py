@@ -193,6 +193,18 @@ def preds(sample_models, sample_data):
     return {name: predictions_of(model, sample_data) for name, model in sample_models.items()}
 
 
+@pytest.fixture(scope="session")
+def verdict_inputs(sample_models, preds, sample_data):
+    """What the Draw page's verdict needs for the sample models: the models, most accurate first;
+    each model's confidence threshold; MNIST's ink reference from the training digits."""
+    from core.analysis.evaluation import accuracy
+    from core.analysis.verdict import InkReference, confidence_threshold
+
+    ranked = sorted(sample_models.values(), key=lambda m: -accuracy(preds[m.record.name]))
+    thresholds = {n: confidence_threshold(p) for n, p in preds.items()}
+    return ranked, thresholds, InkReference.from_digits(sample_data.X_train)
+
+
 @pytest.fixture
 def env(monkeypatch, sample_models_dir):
     """The app's environment for AppTest: the offline sample and the session's trained models."""

@@ -22,7 +22,7 @@ from core.analysis.evaluation import (
 from core.analysis.format import fixed_decimals, honest_decimal, honest_percent, plain_number
 from core.analysis.thresholds import threshold_text
 from core.analysis.trust import abstention_curve, reliability
-from core.analysis.verdict import InkReference, confidence_threshold, verdict
+from core.analysis.verdict import verdict
 from core.data.drawing import prepare_canvas
 from core.models.catalog import MODELS
 from core.models.grids import settings_text
@@ -238,17 +238,6 @@ def test_threshold_label_stays_inside_the_chart_and_zoom_applies(preds):
 # ---------------------------------------------------------------- verdict
 
 
-@pytest.fixture(scope="module")
-def judge(sample_models, sample_data):
-    from conftest import predictions_of
-
-    preds = {n: predictions_of(m, sample_data) for n, m in sample_models.items()}
-    ranked = sorted(sample_models.values(), key=lambda m: -accuracy(preds[m.record.name]))
-    thresholds = {n: confidence_threshold(p) for n, p in preds.items()}
-    reference = InkReference.from_digits(sample_data.X_train)
-    return ranked, thresholds, reference
-
-
 def _answers(rows):
     return pd.DataFrame([{"model": m, "label": m.upper(), "prediction": d, "score_kind": "probability",
                           "top_digits": [d, (d + 1) % 10], "top_scores": [p, 1 - p]} for m, d, p in rows])
@@ -273,8 +262,8 @@ def test_a_hedge_says_when_sure_models_disagree():
     assert verdict(one_outlier, thresholds={"cnn": 0.99, "svc": 0.99, "mlp": 0.99, "knn": 0.99}).kind == "clear"
 
 
-def test_a_clean_slanted_one_is_a_plain_one(judge):
-    ranked, thresholds, reference = judge
+def test_a_clean_slanted_one_is_a_plain_one(verdict_inputs):
+    ranked, thresholds, reference = verdict_inputs
     pixels = prepare_canvas(draw_digit(1, height=240, stroke=20, slant=0.35)).pixels
     answers = predict_digit(ranked, pixels)
     v = verdict(answers, thresholds=thresholds, pixels=pixels, ink_reference=reference)
@@ -289,8 +278,8 @@ def _dot() -> np.ndarray:
     return np.asarray(im)
 
 
-def test_unusual_ink_is_said_in_plain_numbers(judge):
-    ranked, thresholds, reference = judge
+def test_unusual_ink_is_said_in_plain_numbers(verdict_inputs):
+    ranked, thresholds, reference = verdict_inputs
     pixels = prepare_canvas(_dot()).pixels
     v = verdict(predict_digit(ranked, pixels), thresholds=thresholds, pixels=pixels, ink_reference=reference)
     assert v.kind == "not a digit"

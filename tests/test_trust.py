@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from core.analysis.evaluation import accuracy
 from core.analysis.trust import abstention_curve, calibrate, calibrate_out_of_fold, confidence, expected_calibration_error, hand_over, reliability
-from core.analysis.verdict import InkReference, confidence_threshold, verdict
+from core.analysis.verdict import verdict
 from core.data.drawing import prepare_canvas
 from core.errors import OptionsError
 from core.models.catalog import MODEL_NAMES, MODELS
@@ -92,11 +92,8 @@ def test_calibrated_decision_scores_become_probabilities(sample_data):
 
 
 @pytest.fixture(scope="module")
-def judge(sample_models, sample_data):
-    preds = {n: predictions_of(m, sample_data) for n, m in sample_models.items()}
-    ranked = sorted(sample_models.values(), key=lambda m: -accuracy(preds[m.record.name]))
-    thresholds = {n: confidence_threshold(p) for n, p in preds.items()}
-    reference = InkReference.from_digits(sample_data.X_train)
+def judge(verdict_inputs):
+    ranked, thresholds, reference = verdict_inputs
 
     def run(pixels):
         return verdict(predict_digit(ranked, pixels), thresholds=thresholds, pixels=pixels, ink_reference=reference)

@@ -96,6 +96,12 @@ class _Unusable(Exception):
 Problem = Callable[[str], None]
 
 
+def _side_name(what: str, value: str) -> str:
+    if not _SIDE_RE.match(value or "") or ".." in value:
+        raise ArtifactError(f"side-file {what} {value!r} must be letters, digits, '_', '-', '.'.")
+    return value
+
+
 def _warn(message: str) -> None:
     warnings.warn(message, ArtifactWarning, stacklevel=3)
 
@@ -386,14 +392,16 @@ class ArtifactStore(StoreWrites, StorePredictions):
 
     # ------------------------------------------------------------- side files
 
+    def side_dir(self, kind: str) -> Path:
+        """``<folder>/<kind>``: the folder of the side files of ``kind``."""
+        return self.folder / _side_name("kind", kind)
+
     def side_path(self, kind: str, key: str, suffix: str = ".json") -> Path:
         """``<folder>/<kind>/<key>-<data fingerprint><suffix>``: a file another feature keeps for
         this data (e.g. ``kind="label_errors"``, ``key`` a hash of its inputs)."""
-        for what, value in (("kind", kind), ("key", key)):
-            if not _SIDE_RE.match(value or "") or ".." in value:
-                raise ArtifactError(f"side-file {what} {value!r} must be letters, digits, '_', '-', '.'.")
+        _side_name("key", key)
         if not re.fullmatch(r"\.[A-Za-z0-9_.]{1,20}", suffix):
             raise ArtifactError(f"side-file suffix {suffix!r} must look like '.json'.")
-        return self.folder / kind / f"{key}-{self.data.fingerprint}{suffix}"
+        return self.side_dir(kind) / f"{key}-{self.data.fingerprint}{suffix}"
 
 

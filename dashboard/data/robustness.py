@@ -45,7 +45,7 @@ class _NothingCached(Exception):
 
 def _results_stamp() -> tuple[tuple[str, int], ...]:
     """The saved robustness files (name, modification time): a new or rewritten one is a new key."""
-    folder = workspace().store.side_path(KIND, "stamp", ".npz").parent
+    folder = workspace().store.side_dir(KIND)
     try:
         return tuple(sorted((f.name, f.stat().st_mtime_ns) for f in folder.iterdir()))
     except OSError:

@@ -151,23 +151,28 @@ with right:
 points = map_view.map_points(ws, layout, preds, preds_b=preds_b, quality=quality, hover=hover_digits)
 figure_inputs = (name, model.record.model_sha256, fixes.digest if fixes else "", view.method, view.space, view.seed,
                  view.colour, view.model_b if preds_b is not None else "", show_bg, show_errors, show_suspects, hover_digits)
-charts = st.session_state.setdefault("_map_charts", {})  # chart key -> (figure inputs, drew a selection)
-native = region is not None and charts.get(chart_key()) == (figure_inputs, False)
+# the chart on screen: (key, figure inputs, drew a selection itself, drag mode), fixed when it was created
+chart = st.session_state.get("_map_chart")
+if chart is None or chart[0] != chart_key():
+    chart = None
+native = region is not None and chart is not None and chart[1:3] == (figure_inputs, False)
 if region is not None and not native:
     st.session_state.map_nonce += 1  # a fresh chart that draws the selection from the figure
+    chart = None
 if native:
     mask = np.zeros(data.n_test, dtype=bool)
     mask[picked[(picked >= 0) & (picked < data.n_test)]] = True
 else:
     mask = selection_mask(layout.xy, view.selection) if view.selection is not None else None
-drag = st.session_state.setdefault(f"_map_drag_{chart_key()}", st.session_state.get("_map_drag", "pan"))
+drag = chart[3] if chart is not None else st.session_state.get("_map_drag", "pan")
 fig = plot_map(points, colour=view.colour, background=map_view.background_points(layout) if show_bg else None,
                show_errors=show_errors, show_suspects=show_suspects,
                selection=view.selection.as_dict() if view.selection is not None and not native else None,
                selected=points["index"].to_numpy()[mask] if mask is not None and not native else None,
                model_label=model.record.label, model_b_label=statuses[view.model_b].label if preds_b is not None else "B",
                dragmode=drag)
-charts.setdefault(chart_key(), (figure_inputs, view.selection is not None and not native))
+if chart is None:
+    st.session_state["_map_chart"] = (chart_key(), figure_inputs, view.selection is not None and not native, drag)
 with left:
     st.plotly_chart(fig, key=chart_key(), on_select="rerun", selection_mode=("points", "box", "lasso"), config=MAP_CONFIG)
     st.caption("Pick the lasso or the box in the chart's toolbar and draw around a region to see its digits below. "
