@@ -107,7 +107,12 @@ PREDICTION_SHOWN = """(n) => Array.from(document.querySelectorAll('h2')).some(h 
 CHART_SHOWN = "(t) => document.querySelector('h1')?.innerText.trim().startsWith(t) && !!document.querySelector('.js-plotly-plot')"
 
 
+#: Sidebar labels of the pages this run has opened (in any tab: the server's caches are shared).
+VISITED: set[str] = set()
+
+
 def _nav(page, name: str) -> None:
+    VISITED.add(name)
     page.locator('[data-testid="stSidebarNav"] a', has_text=re.compile(f"^{re.escape(name)}$")).first.click()
 
 
@@ -138,6 +143,20 @@ class Bench:
         self.browser, self.url, self.reps, self.log = browser, url, reps, log
         self.times: dict[str, list[float]] = {name: [] for name, _ in INTERACTIONS}
         self.notes: dict[str, str] = {}
+        self._returning = None
+
+    @property
+    def returning(self):
+        """One returning browser for the first-load rows: a context that has opened Home and the
+        chart pages once, so its HTTP cache holds Streamlit's scripts and the chart code."""
+        if self._returning is None:
+            self._returning = self.returning_browser(pages=tuple(PAGES))
+        return self._returning
+
+    def close(self) -> None:
+        if self._returning is not None:
+            self._returning.close()
+            self._returning = None
 
     def new_page(self):
         context = self.browser.new_context(viewport={"width": 1400, "height": 1100})
@@ -163,8 +182,8 @@ class Bench:
                    rows: tuple[str, str] = ("first page load", "first page load, empty browser cache")) -> None:
         """``rows[1]``: a new browser context (empty cache) opens ``url``; ``rows[0]``: a new tab
         in a returning browser opens it (cached scripts, a new Streamlit session)."""
+        returning = self.returning_browser(url, title) if url else self.returning
         url = url or self.url
-        returning = self.returning_browser(url, title)
         for _ in range(self.reps):
             context, page = self.new_page()
             self.times.setdefault(rows[1], []).append(_timed(page, lambda page=page: page.goto(url), H1_IS, title))
@@ -172,14 +191,14 @@ class Bench:
             tab = returning.new_page()
             self.times.setdefault(rows[0], []).append(_timed(tab, lambda tab=tab: tab.goto(url), H1_IS, title))
             tab.close()
-        returning.close()
+        if returning is not self.returning:
+            returning.close()
 
     def first_chart_page(self) -> None:
         """A new tab in a returning browser opens Home, then a page with charts: the tab's first
         chart page parses and runs the chart code (from the browser's cache)."""
-        returning = self.returning_browser(pages=tuple(PAGES))
         for k in range(self.reps):
-            page = returning.new_page()
+            page = self.returning.new_page()
             page.goto(self.url)
             _wait(page, H1_IS, "MNIST handwritten digits")
             page.wait_for_timeout(THINK_MS)  # a user reads Home before clicking (the page prefetches chart code when idle)
@@ -187,7 +206,6 @@ class Bench:
             self.times["page switch, first chart page in a tab"].append(
                 _timed(page, lambda target=target, page=page: _nav(page, target), H1_IS, target))
             page.close()
-        returning.close()
 
     def page_switches(self, page) -> None:
         for name in PAGES:  # the tab has shown every page once (a page's chart code loads on its first visit)
@@ -260,19 +278,17 @@ class Bench:
         """For each page of FIRST_VISITS: a new tab (a new session) opens Home, then the page. The
         server has not shown these pages before the first repetition, so that one includes its
         first computation (e.g. Compare's predictions, Label errors' ranking)."""
-        returning = self.returning_browser()
         for row, target in FIRST_VISITS.items():
             if not list((ROOT / "dashboard" / "pages").glob(f"*_{target.replace(' ', '_')}.py")):
                 self.notes[row] = "n/a: page not present"
                 continue
             for _ in range(self.reps):
-                page = returning.new_page()
+                page = self.returning.new_page()
                 page.goto(self.url)
                 _wait(page, H1_IS, "MNIST handwritten digits")
                 settle(page)
                 self.times[row].append(_timed(page, lambda target=target, page=page: _nav(page, target), H1_IS, target))
                 page.close()
-        returning.close()
 
     def chart_pages(self, page) -> None:
         """The Map (page open, lasso) and Robustness pages, with their layout and results cached:
@@ -471,8 +487,12 @@ def main(argv: list[str] | None = None) -> int:
                               ("Map and Robustness", lambda: bench.chart_pages(page))]:
                 print(f"measuring {step} ...", file=sys.stderr)
                 run()
+            bench.close()
             for path in sorted((ROOT / "dashboard" / "pages").glob("*.py")):  # every page, for the memory figure
-                _nav(page, re.sub(r"^\d+_", "", path.stem).replace("_", " "))
+                name = re.sub(r"^\d+_", "", path.stem).replace("_", " ")
+                if name in VISITED:  # its caches are loaded already
+                    continue
+                _nav(page, name)
                 page.wait_for_timeout(300)
                 t0 = time.perf_counter()
                 settle(page, timeout=300)  # not timed: a first visit may compute a page's caches

@@ -31,12 +31,32 @@ _KEY_DIR: str | None = None
 _TEST_KEY_DIR = "MNIST_DASHBOARD_TEST_KEY_DIR"
 
 
+def _limit_threads() -> None:
+    """Each pytest-xdist worker gets its share of the cores for OpenMP/BLAS/torch pools, as
+    scikit-learn's own test suite does: with every worker's pools as wide as the machine,
+    threads spin-wait for cores the other workers hold (on 2 cores and 2 workers that burnt
+    ~150 s of CPU time in a full run). Set in the environment too, so the subprocesses a test
+    starts (Streamlit servers, CLI runs) inherit the share."""
+    import threadpoolctl
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    allowed = max(1, cores // workers)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(allowed)
+    threadpoolctl.threadpool_limits(limits=allowed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(allowed)
+
+
 def pytest_configure(config):
     """Sign artifacts with a per-session key in a temp folder, never the user's real config.
     Set in the environment, so CLI subprocesses and the browser tests' Streamlit server use it.
     pytest-xdist's workers inherit the controller's key (so they can share trained models)."""
     global _KEY_DIR
     import tempfile
+
+    _limit_threads()
 
     inherited = os.environ.get(_TEST_KEY_DIR)
     if os.environ.get("PYTEST_XDIST_WORKER") and inherited and Path(inherited).is_dir():
@@ -52,6 +72,7 @@ SLOW_FIXTURES = {"drawn_models", "result", "local_result", "trained"}
 #: Tests that start Python in a subprocess, train several models of their own or wait for a
 #: timeout on purpose: each takes seconds on a quiet machine, so they run in the full suite only.
 SLOW_TESTS = {
+    "test_ui_bench_times_every_interaction",
     "test_two_processes_training_the_same_key_end_with_one_good_artifact",
     "test_forged_record_never_runs_its_pickle_in_core_or_cli",
     "test_cli_prints_the_ece_and_exact_coverage_lines",
@@ -86,7 +107,11 @@ SLOW_TESTS = {
 def pytest_collection_modifyitems(config, items):
     """Tiers: everything under tests/browser/ is ``browser``; a test using the Dask ``cluster``
     fixture is ``cluster``; subprocess and extra-training tests are ``slow``. The fast tier is
-    ``-m "not browser and not cluster and not slow"``."""
+    ``-m "not browser and not cluster and not slow"``.
+
+    The long tests run first (slow, then browser, then the rest; collection order within each):
+    pytest-xdist's work stealing then balances the workers with short tests at the end, instead
+    of one worker starting a minute-long test while the other runs out of work."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if "browser" in item.path.parts:
@@ -95,6 +120,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.cluster)
         if fixtures & SLOW_FIXTURES or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, item.get_closest_marker("browser") is None))
 
 
 def pytest_unconfigure(config):
