@@ -109,9 +109,7 @@ def pytest_collection_modifyitems(config, items):
     fixture is ``cluster``; subprocess and extra-training tests are ``slow``. The fast tier is
     ``-m "not browser and not cluster and not slow"``.
 
-    The long tests run first (slow, then browser, then the rest; collection order within each):
-    pytest-xdist's work stealing then balances the workers with short tests at the end, instead
-    of one worker starting a minute-long test while the other runs out of work."""
+    The browser test files are spread evenly through the run (see :func:`_spread_browser_files`)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if "browser" in item.path.parts:
@@ -120,7 +118,34 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.cluster)
         if fixtures & SLOW_FIXTURES or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, item.get_closest_marker("browser") is None))
+    items[:] = _spread_browser_files(items)
+
+
+def _spread_browser_files(items: list) -> list:
+    """The same tests, each file's together, with the browser files spread evenly among the others
+    (the longest, the UI benchmark's, first). A browser test mostly waits for a server and a
+    browser, the others mostly compute: pytest-xdist hands each worker a contiguous half of this
+    order, so each worker gets half of the waiting to overlap with the other's computing (in
+    collection order, one worker got every browser test and they alone took it past 6 minutes)."""
+    files: dict[Path, list] = {}
+    for item in items:
+        files.setdefault(item.path, []).append(item)
+    browser = sorted((f for f in files if "browser" in f.parts), key=lambda f: "ui_bench" not in f.name)
+    others = [f for f in files if "browser" not in f.parts]
+    if not browser or not others:
+        return items
+    per_gap = sum(len(files[f]) for f in others) / len(browser)
+    ordered: list = []
+    budget = 0.0
+    for path in others:
+        while browser and budget >= 0:
+            ordered += files[browser.pop(0)]
+            budget -= per_gap
+        ordered += files[path]
+        budget += len(files[path])
+    for path in browser:
+        ordered += files[path]
+    return ordered
 
 
 def pytest_unconfigure(config):

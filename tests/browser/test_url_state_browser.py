@@ -5,6 +5,7 @@ and threshold, and each user action adds at most one browser-history entry."""
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -103,6 +104,26 @@ def test_reload_reopens_the_confusion_cell(page, server):
     assert MODELS["mlp"].label in picker_text(page)
 
 
+def _thresholds_shown(page) -> tuple[float, float, float]:
+    """The threshold on the slider's thumb, in the caption and in the URL."""
+    thumb = page.locator('[data-testid="stSliderThumbValue"]').first.inner_text()
+    caption = page.get_by_text(re.compile(r"^Threshold: ")).inner_text()
+    url = query(page).get("threshold", "nan")
+    return float(thumb), float(re.match(r"Threshold: ([0-9]+\.[0-9]+)", caption)[1]), float(url)
+
+
+def eventually_agree(page, timeout: float = 60.0) -> float:
+    """Wait until the app has settled with the slider's thumb, the caption and the URL on one
+    threshold (to the caption's 4 decimals); return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        settle(page)
+        thumb, caption, url = _thresholds_shown(page)
+        if round(thumb, 4) == caption == round(url, 4):
+            return caption
+        assert time.monotonic() < deadline, (thumb, caption, url)
+
+
 def test_reload_reopens_the_digit_and_threshold(page, server):
     page.goto(server.url + "/Precision_recall?model=logreg")
     page.locator("h1", has_text="Precision recall").first.wait_for()
@@ -114,16 +135,12 @@ def test_reload_reopens_the_digit_and_threshold(page, server):
     thumb.focus()
     for _ in range(7):
         thumb.press("ArrowRight")
-    # Seven quick presses may end in several reruns (each interrupts the previous one): read the
-    # threshold only once the URL and the text have stayed the same across two settles.
-    seen = None
-    for _ in range(20):
-        settle(page)
-        now = (page.url, page.get_by_text(re.compile(r"^Threshold: ")).inner_text())
-        if now == seen:
-            break
-        seen = now
-    exact = seen[1]
+    # Seven quick presses may end in several reruns, and the slider sends its value after a pause:
+    # wait until the app has caught up with the notch the slider shows (its thumb label), the
+    # caption and the URL all saying the same threshold.
+    shown = eventually_agree(page)
+    assert shown > 0.5, shown
+    exact = page.get_by_text(re.compile(r"^Threshold: ")).inner_text()
     q = query(page)
     assert q.get("digit") == "3" and "threshold" in q, page.url
     page.reload()
