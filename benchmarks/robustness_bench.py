@@ -28,7 +28,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]
-from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, StreamlitServer  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, StreamlitServer, new_context  # noqa: E402
 
 from core.analysis.robustness import compute_robustness, default_digits, robustness_models  # noqa: E402
 from core.analysis.slices import find_slices, load_digit_properties  # noqa: E402
@@ -79,7 +79,7 @@ def page_times(args, reps: int, digits: int | None) -> tuple[list[float], list[f
             url = f"{server.url}/Robustness?digits={url_digits}&sev=3"
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                context = new_context(browser, viewport={"width": 1400, "height": 1000})
                 times: list[float] = []
                 reference: list[float] = []
                 for k in range(reps + 1):  # the first visit loads the data and warms the caches: not counted

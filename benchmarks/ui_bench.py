@@ -41,7 +41,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, StreamlitServer, lasso_times, settle  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, StreamlitServer, lasso_times, new_context, settle  # noqa: E402
 
 INTERACTIONS = [
     ("first page load", "a new tab opens the Home page (a new session; the browser has opened the app before)"),
@@ -159,7 +159,7 @@ class Bench:
             self._returning = None
 
     def new_page(self):
-        context = self.browser.new_context(viewport={"width": 1400, "height": 1100})
+        context = new_context(self.browser, viewport={"width": 1400, "height": 1100})
         page = context.new_page()
         page.set_default_timeout(120_000)
         return context, page

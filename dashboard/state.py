@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 _WRITTEN = "_url_written"
+#: How many of its latest values per URL parameter a session recognises as its own.
+_RECENT_WRITES = 32
 #: The Digit inspector's page file (st.switch_page target).
 INSPECTOR_PAGE = "pages/7_Digit_inspector.py"
 
@@ -56,9 +58,11 @@ class UrlValueError(ValueError):
 
 def _brought(param: str) -> str | None:
     """The URL's ``?param=`` value when the user brought it (a typed, shared or reloaded link),
-    None when absent or just what this session wrote there itself."""
+    None when absent or a value this session wrote there itself. Any of the session's recent
+    values, not only its last: after quick changes the browser may ask for the next rerun before
+    its address bar has caught up, and that older value is not the user's."""
     value = st.query_params.get(param)
-    if value is None or st.session_state.get(_WRITTEN, {}).get(param) == value:
+    if value is None or value in st.session_state.get(_WRITTEN, {}).get(param, ()):
         return None
     return value
 
@@ -76,13 +80,15 @@ def write_params(**values: Any) -> None:
 
 
 def _write(param: str, text: str | None) -> None:
-    written = st.session_state.setdefault(_WRITTEN, {})
     if text is None:
-        written.pop(param, None)
         if param in st.query_params:
             del st.query_params[param]
         return
-    written[param] = text
+    recent = st.session_state.setdefault(_WRITTEN, {}).setdefault(param, [])
+    if text in recent:
+        recent.remove(text)
+    recent.append(text)
+    del recent[:-_RECENT_WRITES]
     if st.query_params.get(param) != text:
         st.query_params[param] = text
 

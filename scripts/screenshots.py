@@ -19,7 +19,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, settle  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, new_context, settle  # noqa: E402
 
 #: (file name, URL path and query, heading to wait for)
 SHOTS = [
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         server.wait_healthy()
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = new_context(browser, viewport={"width": 1400, "height": 1000}).new_page()
             page.set_default_timeout(300_000)
             for name, path, title in SHOTS:
                 if args.only and name not in args.only:

@@ -24,7 +24,7 @@ from core.store.records import TrainedModel
 from core.store.training import train_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, new_context  # noqa: E402
 
 _KEY_DIR: str | None = None
 #: The environment variable that hands this session's key folder to pytest-xdist's workers.
@@ -349,7 +349,7 @@ def browser():
 @pytest.fixture
 def page(browser, server):
     """A fresh page on the app's Home; fails the test on console errors or server-log problems."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    context = new_context(browser, viewport={"width": 1400, "height": 1100})
     page = context.new_page()
     page.set_default_timeout(60_000)
     errors: list[str] = []

@@ -83,3 +83,38 @@ def test_the_corrected_labels_switch_lives_in_the_url(env):
     assert "corrected" not in at.query_params
     at.sidebar.toggle[0].set_value(True).run()
     assert at.query_params["corrected"] in ("1", ["1"])
+
+
+def _number_script():
+    import streamlit as st
+
+    from dashboard import state
+
+    state.url_widget(st.number_input, "n", key="n", param="n", initial=0, parse=int, step=1)
+
+
+def test_a_url_lagging_behind_the_sessions_own_writes_is_not_a_link_the_user_brought():
+    """Quick changes: the browser may send the next rerun before the URL it shows has caught up
+    with what the session wrote (here: it still shows n=1 after the session wrote 2). That older
+    value of the session's own is not a link the user brought: the widget keeps the user's
+    newest value instead of jumping back (it did: a threshold slider ended on another notch
+    than its URL)."""
+    at = AppTest.from_function(_number_script, default_timeout=60)
+    at.run()
+    for n in (1, 2):
+        at.number_input[0].set_value(n).run()
+    assert at.query_params["n"] in ("2", ["2"])
+    at.query_params["n"] = "1"  # the browser's URL lags one write behind
+    at.number_input[0].set_value(3).run()
+    assert not at.exception
+    assert at.number_input[0].value == 3
+    assert at.query_params["n"] in ("3", ["3"])
+
+
+def test_a_link_the_user_brings_still_wins():
+    at = AppTest.from_function(_number_script, default_timeout=60)
+    at.query_params["n"] = "7"
+    at.run()
+    assert at.number_input[0].value == 7
+    at.number_input[0].set_value(8).run()
+    assert at.number_input[0].value == 8 and at.query_params["n"] in ("8", ["8"])

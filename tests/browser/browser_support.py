@@ -123,13 +123,74 @@ _WATCH_JS = """
 }
 """
 
+#: Installed in every page of a context made by :func:`new_context`, before the app's own code:
+#: counts the requests the app sends on its websocket (a rerun is one) and the messages it gets.
+WS_WATCH_JS = """
+(() => {
+  const Native = window.WebSocket;
+  const ws = window.__stWs = {sent: 0, acked: 0, received: 0, answers: 0, lastSend: 0};
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', () => { ws.received++; ws.answers++; });
+    }
+    send(data) { ws.sent++; ws.answers = 0; ws.lastSend = performance.now(); return super.send(data); }
+  };
+})();
+"""
 
-def settle(page, *, quiet_ms: int = 400, timeout: float = 60.0, started: bool = True) -> None:
-    """Wait until the script has finished (state notRunning, nothing stale, no spinner, no
-    skeleton of a lazily loaded element) and the DOM has been quiet for ``quiet_ms``. After an action, first give
-    the rerun a moment to
-    start: the old output stays on screen while it runs."""
+#: One poll of :func:`settle` on a page with :data:`WS_WATCH_JS`: a word for what it waits on,
+#: or "settled" (and then every request so far counts as seen).
+_SETTLE_STEP_JS = """
+(a) => {
+  const ws = window.__stWs;
+  const quiet = (WATCH)();
+  if (!(SETTLED)()) return 'running';
+  if (ws.received === 0) return 'connecting';
+  const pending = ws.sent > ws.acked;
+  if (pending && ws.answers === 0 && performance.now() - ws.lastSend < a.unanswered_ms) return 'asked';
+  if (!pending && a.grace) return 'grace';
+  if (quiet < a.quiet_ms) return 'drawing';
+  if (!(SETTLED)()) return 'running';
+  ws.acked = ws.sent;
+  return 'settled';
+}
+""".replace("WATCH", _WATCH_JS.strip()).replace("SETTLED", _SETTLED_JS.strip())
+
+
+def new_context(browser, **options):
+    """``browser.new_context(**options)`` whose pages count the app's websocket traffic, for
+    :func:`settle`."""
+    context = browser.new_context(**options)
+    context.add_init_script(WS_WATCH_JS)
+    return context
+
+
+def settle(page, *, quiet_ms: int = 150, timeout: float = 60.0, started: bool = True) -> None:
+    """Wait until the app has answered every request the page has sent it since the last settle
+    (a rerun is one: the server's first answer says the script runs), the script has finished
+    (state notRunning, nothing stale, no spinner, no skeleton of a lazily loaded element) and the
+    DOM has been quiet for ``quiet_ms``. ``started``: an action came just before, so first give a
+    request it makes up to 0.3 s to leave (a widget may send when its event has been handled).
+
+    Pages of contexts not made by :func:`new_context` have no request count: they wait 250 ms,
+    then for the script to finish and 400 ms of quiet."""
     deadline = time.monotonic() + timeout
+    if not page.evaluate("() => !!window.__stWs"):
+        _settle_by_quiet(page, quiet_ms=max(quiet_ms, 400), deadline=deadline, started=started)
+        return
+    grace_end = time.monotonic() + (0.3 if started else 0.0)
+    state = "unknown"
+    while time.monotonic() < deadline:
+        state = page.evaluate(_SETTLE_STEP_JS, {"quiet_ms": quiet_ms, "grace": time.monotonic() < grace_end,
+                                                "unanswered_ms": 15_000})
+        if state == "settled":
+            return
+        page.wait_for_timeout(50)
+    raise TimeoutError(f"the app did not settle (last seen: {state})")
+
+
+def _settle_by_quiet(page, *, quiet_ms: int, deadline: float, started: bool) -> None:
     if started:
         page.wait_for_timeout(250)
     while time.monotonic() < deadline:

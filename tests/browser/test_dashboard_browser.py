@@ -21,7 +21,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_support import no_exception_shown, open_app_page, settle
+from browser_support import new_context, no_exception_shown, open_app_page, settle
 from conftest import predictions_of
 from playwright.sync_api import expect
 
@@ -207,7 +207,7 @@ def test_several_sessions_at_once_share_the_models(browser, server, sample_model
     folder, _ = sample_models_dir
     before = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.joblib")}
     log_start = len(server.log())
-    contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(3)]
+    contexts = [new_context(browser, viewport={"width": 1200, "height": 900}) for _ in range(3)]
     try:
         pages = [c.new_page() for c in contexts]
         for p in pages:  # start all three before waiting for any

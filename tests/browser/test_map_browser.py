@@ -11,7 +11,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_support import MAP_POINTS_JS, draw_lasso, settle
+from browser_support import MAP_POINTS_JS, draw_lasso, new_context, settle
 
 pytestmark = pytest.mark.browser
 
@@ -85,7 +85,7 @@ def test_lasso_gallery_holds_the_selected_digits_and_the_link_reopens_it(page, s
     # the URL reopens the same map and selection in a new browser tab
     url = page.url
     assert {"method", "space", "colour", "sel", "model"} <= set(parse_qs(urlparse(url).query))
-    other = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
+    other = new_context(browser, viewport={"width": 1400, "height": 1100}).new_page()
     try:
         other.set_default_timeout(60_000)
         open_map(other, url)

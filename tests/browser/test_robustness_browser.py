@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 import pytest
-from browser_support import StreamlitServer, no_exception_shown, settle
+from browser_support import StreamlitServer, new_context, no_exception_shown, settle
 from conftest import make_store
 from playwright.sync_api import expect
 
@@ -39,7 +39,7 @@ def tile_indices(grid) -> list[int]:
 
 def test_click_a_cell_shows_exactly_the_flipped_digits(robust_server, browser):
     server, store = robust_server
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = new_context(browser, viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
     try:

@@ -9,7 +9,7 @@ import shutil
 import time
 
 import pytest
-from browser_support import StreamlitServer, open_app_page, settle
+from browser_support import StreamlitServer, new_context, open_app_page, settle
 from playwright.sync_api import expect
 
 from core.models.catalog import MODELS
@@ -38,7 +38,7 @@ def training_server(sample_models_dir, tmp_path):
 
 def test_training_continues_while_the_user_visits_other_pages(browser, training_server):
     server, folder = training_server
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    context = new_context(browser, viewport={"width": 1400, "height": 1100})
     page = context.new_page()
     page.set_default_timeout(60_000)
     errors: list[str] = []
