@@ -126,22 +126,36 @@ def good_cv(tmp_path_factory, sample_data):
     return json.loads(path.read_text())
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("shape", ["list", "versions-list", "created-int", "deep", "row-tampered", "accuracy-huge",
-                                   "options-list"])
-def test_bad_search_files_are_warned_about_and_ignored(shape, good_cv, models_copy, sample_data):
-    store = make_store(models_copy, sample_data)
-    path = search_path(store, "logreg", "bad000000000")
+SEARCH_SHAPES = ["list", "versions-list", "created-int", "deep", "row-tampered", "accuracy-huge", "options-list"]
+
+
+def _write_bad_search(store, shape: str, good: dict, search_id: str) -> Path:
+    path = search_path(store, "logreg", search_id)
     path.parent.mkdir(exist_ok=True)
-    bad = _bad_search_files(good_cv)[shape]
+    bad = _bad_search_files(good)[shape]
     path.write_text("[" * 100_000 + "]" * 100_000 if shape == "deep" else json.dumps(bad))
+    return path
+
+
+@pytest.mark.parametrize("shape", SEARCH_SHAPES)
+def test_a_bad_search_file_is_warned_about_and_ignored(shape, good_cv, tmp_path, sample_data):
+    store = make_store(tmp_path, sample_data)
+    _write_bad_search(store, shape, good_cv, "bad000000000")
     with pytest.warns(ArtifactWarning, match="search result .* is unusable"):
         assert searches_of(store, "logreg") == []
+
+
+@pytest.mark.slow
+def test_the_cli_and_pages_survive_every_bad_search_file_at_once(good_cv, models_copy, sample_data):
+    store = make_store(models_copy, sample_data)
+    names = [_write_bad_search(store, shape, good_cv, f"bad{k:09d}").name for k, shape in enumerate(SEARCH_SHAPES)]
     for command in ("evaluate", "train"):
         result = run_core(command, "--source", "sample", "--models", "logreg", "--models-dir", str(models_copy),
                           drop=("MNIST_SOURCE", "MODELS_DIR"))
         assert result.returncode == 0, result.stderr
-        assert "Traceback" not in result.stderr and "is unusable" in result.stderr
+        assert "Traceback" not in result.stderr
+        unusable = [line for line in result.stderr.splitlines() if "is unusable" in line]
+        assert all(any(name in line for line in unusable) for name in names), result.stderr
     for page in ("pages/1_Leaderboard.py", "pages/9_Tune.py"):
         at = AppTest.from_file(HOME, default_timeout=180)
         at.switch_page(page)
