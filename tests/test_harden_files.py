@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -175,7 +176,12 @@ def _tamper(path: Path, **changes) -> None:
 
 @pytest.mark.parametrize("change", ["float", "nan", "garbage-kind", "twelve", "resigned-shape"])
 def test_tampered_predictions_are_recomputed_with_a_warning(change, models_copy, sample_data, sample_models):
-    store = make_store(models_copy, sample_data)
+    # the store's problems are collected through its own callback, not the warnings machinery:
+    # warnings.catch_warnings() is process-wide, so another thread entering or leaving it (e.g. a
+    # background job an earlier test left running) can swap it under this test (the warning went
+    # missing once in a full run)
+    problems: list[str] = []
+    store = make_store(models_copy, sample_data, problem=problems.append)
     record = store.latest("logreg")
     model = store.load(record)
     path = store.record_paths(record).predictions
@@ -187,16 +193,13 @@ def test_tampered_predictions_are_recomputed_with_a_warning(change, models_copy,
                "twelve": {"y_pred": np.full(n, 12)},
                "resigned-shape": {"scores": good.scores[:, :5]}}[change]
     _tamper(path, **changes)
-    with pytest.warns(ArtifactWarning, match="predictions .* are unusable"):
-        again = store.predictions(model)
+    assert problems == []
+    again = store.predictions(model)
+    assert len(problems) == 1 and re.search(r"predictions .* are unusable", problems[0]), problems
     assert np.array_equal(again.y_pred, good.y_pred) and again.score_kind == good.score_kind
     assert np.isfinite(again.scores).all()
     # the recomputed predictions were cached again, signed, and read back silently
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ArtifactWarning)
-        assert store.cached_predictions(record) is not None
+    assert store.cached_predictions(record) is not None and len(problems) == 1
 
 
 def test_pages_survive_tampered_predictions(models_copy, sample_data):
