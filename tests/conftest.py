@@ -191,7 +191,8 @@ def sample_data() -> MnistData:
 
 @pytest.fixture(scope="session")
 def sample_models_dir(tmp_path_factory, sample_data):
-    """A models folder with every catalog model trained on the sample (real fits, ~30 s).
+    """A models folder with every catalog model trained on the sample (real fits, ~30 s) and its
+    test predictions cached beside it.
     Under pytest-xdist the workers train them into a folder they share (each model once), and every
     worker copies that folder (a copied folder's models stay valid), so tests never see another
     worker's changes."""
@@ -211,11 +212,13 @@ def sample_models_dir(tmp_path_factory, sample_data):
         for name in names:
             with FileLock(str(shared / f"{name}.training")):
                 if not (shared / f"{name}.done").exists():
-                    train_model(store, name)
+                    store.predictions(train_model(store, name))  # cached beside it: no copy computes them again
                     (shared / f"{name}.done").write_text("trained\n")
         shutil.copytree(shared, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.done", "*.training", "*.lock"))
     store = make_store(folder, sample_data)
     models = {name: train_model(store, name) for name in MODEL_NAMES}  # loads what is there
+    for model in models.values():
+        store.predictions(model)
     return folder, models
 
 
