@@ -14,7 +14,7 @@ from core.store.marks import clear_mark, load_marks, save_mark
 from dashboard import state
 from dashboard.components import (
     NUMBER_WIDTH,
-    enlarge,
+    digit_gallery,
     require_loaded_models,
     require_workspace,
     setup_page,
@@ -110,10 +110,13 @@ for start in range(0, len(rows), per_row):
     for col, r in zip(cols, rows[start : start + per_row]):
         s = suspects.iloc[int(r)]
         index = int(s["index"])
+        given, suggested = int(s["given"]), int(s["suggested"])
         with col.container(border=True, key=f"le_tile_{index}"):
-            st.image(enlarge(data.X_test[index], 4), caption=f"#{index}", width=112)
+            digit_gallery(data.X_test[[index]], [index], [""],
+                          titles=[f"test digit #{index}: labelled {given}, probably {suggested}"],
+                          columns=1, key=f"le_gallery_{index}")
             st.markdown(
-                f"given **{int(s['given'])}** → suggested **{int(s['suggested'])}**  \n"
+                f"given **{given}** → suggested **{suggested}**  \n"
                 f"score {s['score']:.4f}{' · flagged' if s['flagged'] else ''}  \n"
                 f"{int(s['disagreeing'])} of {int(s['n_models'])} models disagree"
             )

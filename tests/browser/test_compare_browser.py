@@ -96,5 +96,11 @@ def test_a_mark_on_a_suspect_is_saved_and_survives_a_reload(page, server, sample
         # a new session: the selectbox starts from the saved mark
         expect(page.locator(f".st-key-le_tile_{index}").get_by_role("combobox")).to_have_value(choice)
         assert no_exception_shown(page)
+        # the suspect's picture is the one gallery's tile: a click opens the Digit inspector on it
+        page.locator(f".st-key-le_tile_{index} .digit-tile[data-index='{index}']").click()
+        page.locator("h1", has_text="Digit inspector").first.wait_for()
+        settle(page, timeout=180)
+        expect(page.get_by_label(re.compile("^Test digit"))).to_have_value(str(index))
+        assert no_exception_shown(page)
     finally:
         clear_mark(make_store(folder, sample_data), index)
