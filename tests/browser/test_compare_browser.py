@@ -6,6 +6,7 @@ after a reload."""
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from browser_support import eventually, no_exception_shown, settle
@@ -65,6 +66,8 @@ def test_difference_cell_and_quadrant_open_their_digits(page, server, sample_mod
     only_a = quadrant_indices(pa, pb, "only_a_right")
     page.get_by_role("button", name=re.compile(r"^only A right: ")).click()
     settle(page, timeout=180)
+    # the URL says what the page opened (under load it once still said the cell, open=cell-0-5)
+    eventually(lambda: parse_qs(urlparse(page.url).query).get("open"), ["only_a_right"], page=page, timeout=30)
     expect(page.locator("h3").filter(has_text="only A (")).to_have_text(re.compile(f": {len(only_a)} digits$"))
     expect(page.locator(".digit-tile")).to_have_count(min(len(only_a), 40))
     assert tile_indices(page) == [int(i) for i in only_a[:40]]
