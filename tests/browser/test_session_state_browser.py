@@ -9,7 +9,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_support import no_exception_shown, settle
+from browser_support import eventually, no_exception_shown, settle
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -107,7 +107,8 @@ def test_trust_view_comes_back_after_a_reload(page, server):
     goto(page, server.url + "/Trust", "Trust")
     page.get_by_text("Calibrate each model on the test digits (out of fold)").click()
     settle(page, timeout=180)
-    assert query(page).get("calibrated") == "1", page.url
+    # a loaded browser may handle the click after the page looked settled: wait for the URL to say it
+    eventually(lambda: query(page).get("calibrated"), "1", page=page, timeout=30)
     page.reload()
     page.locator("h1", has_text="Trust").first.wait_for()
     settle(page, timeout=180)
