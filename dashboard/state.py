@@ -33,6 +33,7 @@ __all__ = [
     "UrlValueError",
     "chart_key",
     "clicked_cell",
+    "forget_chart_click",
     "label_fixes",
     "model_picker",
     "open_inspector",
@@ -182,6 +183,13 @@ def chart_key(prefix: str) -> str:
     """The widget key of a clickable chart: ``<prefix>_chart_<n>``, n raised after every click
     so that the next click lands on a fresh chart with no Plotly selection of its own."""
     return f"{prefix}_chart_{st.session_state.setdefault(f'{prefix}_nonce', 0)}"
+
+
+def forget_chart_click(prefix: str) -> None:
+    """Another control (e.g. a button's callback) took over the view: the chart is drawn afresh,
+    so a selection the browser still holds on the old chart is not read as a new click (it was,
+    now and then: a quadrant button reopened the cell clicked before it)."""
+    st.session_state[f"{prefix}_nonce"] = st.session_state.get(f"{prefix}_nonce", 0) + 1
 
 
 def cell_from_event(event: Any) -> tuple[int, int] | None:

@@ -105,6 +105,7 @@ state.url_param("open", key="cmp_open", initial=None, parse=parse_open)
 
 def open_quadrant(key: str) -> None:
     st.session_state.cmp_open = None if st.session_state.cmp_open == ("quadrant", key) else ("quadrant", key)
+    state.forget_chart_click("cmp")
     st.session_state["_cmp_scroll"] = st.session_state.cmp_open is not None
 
 
