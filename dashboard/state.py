@@ -218,7 +218,7 @@ def clicked_cell(prefix: str) -> tuple[int, int] | None:
     A click raises the nonce, so the chart is drawn afresh under a new key."""
     click = cell_from_event(st.session_state.get(chart_key(prefix)))
     if click is not None:
-        st.session_state[f"{prefix}_nonce"] += 1
+        forget_chart_click(prefix)
     return click
 
 
