@@ -192,31 +192,43 @@ def forget_chart_click(prefix: str) -> None:
     st.session_state[f"{prefix}_nonce"] = st.session_state.get(f"{prefix}_nonce", 0) + 1
 
 
-def cell_from_event(event: Any) -> tuple[int, int] | None:
-    """The clicked cell of a 10x10 matrix chart from its selection event (read as a dict), or
-    None. Point ``k`` of the cell layer (trace 1) is cell ``divmod(k, 10)``; x/y are the
-    fallback; anything unexpected counts as no selection."""
+def _matrix_cell(index: int) -> tuple[int, int] | None:
+    return divmod(index, 10) if 0 <= index < 100 else None
+
+
+def cell_from_event(event: Any, *, cell_of: Callable[[int], Any] | None = None) -> Any:
+    """The clicked cell of a chart from its selection event (read as a dict), or None.
+
+    Point ``k`` of the cell layer (trace 1; trace 0 is the heatmap) is cell ``cell_of(k)``, None
+    where no cell is clickable. The default is a 10x10 matrix: ``divmod(k, 10)``, with the point's
+    x/y as the fallback. Anything unexpected counts as no selection; the latest click is last."""
     try:
         points = list(event["selection"]["points"] or [])
     except (KeyError, TypeError, AttributeError):
         return None
-    for point in reversed(points):  # the latest click is last
+    for point in reversed(points):
         try:
-            if int(point.get("curve_number", 1)) != 1:  # trace 0 is the heatmap
+            if int(point.get("curve_number", 1)) != 1:
                 continue
             index = point.get("point_index", point.get("point_number"))
-            if index is not None and 0 <= int(index) < 100:
-                return divmod(int(index), 10)
-            return int(round(float(point["y"]))), int(round(float(point["x"])))
-        except (KeyError, TypeError, ValueError, AttributeError):
+            if cell_of is not None:
+                cell = cell_of(int(index))
+            elif index is not None:
+                cell = _matrix_cell(int(index))
+            else:
+                cell = int(round(float(point["y"]))), int(round(float(point["x"])))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             continue
+        if cell is not None:
+            return cell
     return None
 
 
-def clicked_cell(prefix: str) -> tuple[int, int] | None:
-    """The cell the user clicked on the chart drawn last run under :func:`chart_key`, or None.
-    A click raises the nonce, so the chart is drawn afresh under a new key."""
-    click = cell_from_event(st.session_state.get(chart_key(prefix)))
+def clicked_cell(prefix: str, *, cell_of: Callable[[int], Any] | None = None) -> Any:
+    """The cell the user clicked on the chart drawn last run under :func:`chart_key`, or None
+    (``cell_of`` as in :func:`cell_from_event`). A click raises the nonce, so the chart is drawn
+    afresh under a new key."""
+    click = cell_from_event(st.session_state.get(chart_key(prefix)), cell_of=cell_of)
     if click is not None:
         forget_chart_click(prefix)
     return click

@@ -118,3 +118,33 @@ def test_a_link_the_user_brings_still_wins():
     assert at.number_input[0].value == 7
     at.number_input[0].set_value(8).run()
     assert at.number_input[0].value == 8 and at.query_params["n"] in ("8", ["8"])
+
+
+def test_a_chart_click_is_read_from_the_cell_layer_only_and_the_latest_click_wins():
+    """The one chart-click helper: trace 0 (the heatmap under the cells) and points off the
+    clickable cells are ignored; a page's own ``cell_of`` maps a point to its cell."""
+    from dashboard.state import cell_from_event
+
+    def event(*points):
+        return {"selection": {"points": list(points)}}
+
+    assert cell_from_event(event({"curve_number": 1, "point_index": 49})) == (4, 9)
+    assert cell_from_event(event({"curve_number": 0, "point_index": 49})) is None
+    assert cell_from_event(event({"curve_number": 1, "point_index": 100})) is None
+    assert cell_from_event(event({"curve_number": 1, "x": 9, "y": 4})) == (4, 9)
+    latest = event({"curve_number": 1, "point_index": 3}, {"curve_number": 1, "point_index": 72})
+    assert cell_from_event(latest) == (7, 2)
+    for broken in (None, {}, {"selection": None}, {"selection": {"points": None}}, event({"curve_number": "x"})):
+        assert cell_from_event(broken) is None
+
+    columns = ["clean", "rotate", "blur", "mean"]  # two clickable columns per row, as in Robustness
+
+    def corruption_cell(k: int):
+        row, col = divmod(k, len(columns))
+        return (f"model{row}", columns[col]) if columns[col] in ("rotate", "blur") else None
+
+    assert cell_from_event(event({"curve_number": 1, "point_index": 5}), cell_of=corruption_cell) == ("model1", "rotate")
+    assert cell_from_event(event({"curve_number": 1, "point_index": 4}), cell_of=corruption_cell) is None
+    # a point past the table falls through to the click before it
+    past = event({"curve_number": 1, "point_index": 2}, {"curve_number": 1, "point_index": 99})
+    assert cell_from_event(past, cell_of=lambda k: ("m", columns[k])) == ("m", "blur")

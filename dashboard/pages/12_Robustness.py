@@ -2,7 +2,7 @@
 and the kinds of digits each model fails on (slices).
 
 View state in the URL: ``?digits=2000|all&sev=3&cell=knn:rotate&slices=knn`` (a reload or a
-shared link reopens the same view). The table's selection event is ``rb_chart_<n>`` (n =
+shared link reopens the same view). The table's selection event is ``rb_chart_<n>`` (dashboard.state.chart_key, n =
 ``rb_nonce``, raised after every click); a test can inject ``{"selection": {"points":
 [{"point_index": row * n_columns + column}]}}``.
 """
@@ -40,7 +40,6 @@ if not rows:
 default_n = default_digits(data.n_test)
 choices = {str(default_n): f"stratified {default_n:,}", "all": f"all {data.n_test:,}"} if default_n < data.n_test else \
     {"all": f"all {data.n_test:,}"}
-st.session_state.setdefault("rb_nonce", 0)
 
 
 def parse_cell(text: str) -> tuple[str, str]:
@@ -96,31 +95,15 @@ flipped = result.flipped_counts(severity)
 catalog = {m.id: m.name for m in result.models}
 
 
-def chart_key() -> str:
-    return f"rb_chart_{st.session_state.rb_nonce}"
+def corruption_cell(index: int) -> tuple[str, str] | None:
+    """Point ``index`` of the table's cell layer as (model, corruption); None off the corruption columns."""
+    cell = table_cell(index, table)
+    return cell if cell[1] in CORRUPTIONS else None
 
 
-def clicked_cell(event) -> tuple[str, str] | None:
-    try:
-        points = list(event["selection"]["points"] or [])
-    except (KeyError, TypeError, AttributeError):
-        return None
-    for point in reversed(points):
-        try:
-            if int(point.get("curve_number", 1)) != 1:
-                continue
-            cell = table_cell(int(point.get("point_index", point.get("point_number"))), table)
-        except (KeyError, TypeError, ValueError, IndexError):
-            continue
-        if cell[1] in CORRUPTIONS:
-            return cell
-    return None
-
-
-click = clicked_cell(st.session_state.get(chart_key()))
+click = state.clicked_cell("rb", cell_of=corruption_cell)
 if click is not None:
     st.session_state.rb_cell = None if click == st.session_state.rb_cell else click
-    st.session_state.rb_nonce += 1
 selected = st.session_state.rb_cell
 if selected is not None and (selected[0] not in table.index or selected[1] not in table.columns):
     selected = st.session_state.rb_cell = None
@@ -130,7 +113,7 @@ st.subheader(f"Accuracy at severity {severity} ({len(result.indices):,} test dig
 st.plotly_chart(
     plot_robustness_table(table, column_labels=labels, flipped=flipped, selected=selected,
                           corruption_columns=result.corruptions),
-    key=chart_key(), on_select="rerun", selection_mode="points", config=TABLE_CONFIG,
+    key=state.chart_key("rb"), on_select="rerun", selection_mode="points", config=TABLE_CONFIG,
 )
 st.caption("Accuracy in %; each column is coloured by how far a model is below the best one in it, and the weakest "
            "model per corruption is outlined (dotted). *mean* is over the corruptions, *drop* is clean − mean. "
