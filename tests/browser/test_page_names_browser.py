@@ -22,7 +22,8 @@ def page_name(path: Path) -> str:
     return re.sub(r"^\d+_", "", path.stem).replace("_", " ")
 
 
-def test_every_page_has_one_name(page, server):
+def test_every_page_has_one_name(fresh_page, server):
+    page = fresh_page  # a first visit: the app itself unfolds the sidebar's page list
     assert any(p.name == "1_Leaderboard.py" for p in PAGES)
     open_app_page(page, server.url, None, title="MNIST handwritten digits")
     nav = page.locator('[data-testid="stSidebarNav"] a')
