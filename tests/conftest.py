@@ -349,22 +349,29 @@ def browser():
             chromium.close()
 
 
+VIEWPORT = {"width": 1400, "height": 1100}
+
+
 @pytest.fixture(scope="session")
 def browser_context(browser):
-    """One browser context per worker for the tests' pages: a returning user's browser, whose
-    HTTP and compiled-script caches make each page load about 1 s of CPU cheaper than a new
-    profile (docs/tests.md). Each page is still its own Streamlit session."""
-    context = new_context(browser, viewport={"width": 1400, "height": 1100})
+    """One browser context per worker: a returning user's browser, whose HTTP and compiled-script
+    caches make a page load cheaper than in a new profile (docs/tests.md)."""
+    context = new_context(browser, viewport=VIEWPORT)
     try:
         yield context
     finally:
         context.close()
 
 
-def _watched_page(context, server):
-    """A new page in ``context``; after the test, fail it on console errors or server-log problems."""
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+@pytest.fixture(scope="session")
+def _tab(browser_context):
+    """The worker's one tab, reused by every test (``{"page": ...}``): a tab that has run the app
+    before loads the next page in about half the CPU of a new tab (docs/tests.md)."""
+    return {}
+
+
+def _watched(page, server):
+    """Yield ``page``; after the test, fail it on console errors or server-log problems."""
     errors: list[str] = []
 
     def on_console(msg):
@@ -374,29 +381,45 @@ def _watched_page(context, server):
         if not any(rule(msg.text, url) for rule in _BENIGN):
             errors.append(f"{msg.text} ({url})")
 
+    def on_error(exc):
+        errors.append(f"page error: {exc}")
+
     page.on("console", on_console)
-    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    page.on("pageerror", on_error)
     log_start = len(server.log())
-    yield page
-    page.close()
+    try:
+        yield page
+    finally:
+        if not page.is_closed():
+            page.remove_listener("console", on_console)
+            page.remove_listener("pageerror", on_error)
     new_log = server.log()[log_start:]
     assert not errors, "browser console errors:\n" + "\n".join(errors)
     assert not _LOG_PROBLEM.search(new_log), f"server log:\n{new_log}"
 
 
 @pytest.fixture
-def page(browser_context, server):
-    """A new tab (a new Streamlit session) in the worker's browser; fails the test on console
-    errors or server-log problems."""
-    yield from _watched_page(browser_context, server)
+def page(browser_context, _tab, server):
+    """The worker's tab, emptied (about:blank) for this test: every load of the app in it is a new
+    Streamlit session. Fails the test on console errors or server-log problems."""
+    tab = _tab.get("page")
+    if tab is None or tab.is_closed():
+        tab = _tab["page"] = browser_context.new_page()
+    else:
+        tab.goto("about:blank")
+    tab.set_viewport_size(VIEWPORT)
+    tab.set_default_timeout(60_000)
+    yield from _watched(tab, server)
 
 
 @pytest.fixture
 def fresh_page(browser, server):
     """:func:`page` in a new browser profile: nothing cached, nothing in localStorage (a first visit)."""
-    context = new_context(browser, viewport={"width": 1400, "height": 1100})
+    context = new_context(browser, viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
     try:
-        yield from _watched_page(context, server)
+        yield from _watched(page, server)
     finally:
         context.close()
 
