@@ -160,6 +160,20 @@ def key_file() -> Path:
     return Path(os.environ["MNIST_DASHBOARD_KEY_FILE"])
 
 
+@pytest.fixture(autouse=True)
+def _background_jobs_end_with_their_test():
+    """A test that starts a background job (training, a map layout) in this process waits for it
+    at its end: the job neither competes for the cores with the next test nor enters its own
+    ``warnings.catch_warnings`` (process-wide) while the next test is inside ``pytest.warns``."""
+    yield
+    module = sys.modules.get("dashboard.data.jobs")
+    if module is None:
+        return
+    for job in module.job_runner().active():
+        if not job.wait(timeout=300):
+            pytest.fail(f"background job {job.label!r} still running 300 s after its test ended")
+
+
 def make_store(folder, data: MnistData, **kwargs) -> ArtifactStore:
     """The artifact store over ``folder`` for ``data``, signed with the session's key."""
     kwargs.setdefault("key_file", key_file())
