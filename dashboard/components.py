@@ -300,12 +300,16 @@ export default function (component) {
     root.className = "digit-gallery";
     parentElement.appendChild(root);
   }
+  // the latest trigger; the same tiles as before are kept, so a click already on its way is not lost
+  root._open = data.link ? (index) => setTriggerValue("open", index) : null;
+  if (root._html === data.html) return;
+  root._html = data.html;
   root.innerHTML = data.html;
   if (!data.link) return;
   root.querySelectorAll(".digit-tile[data-index]").forEach((tile) => {
     tile.setAttribute("role", "link");
     tile.tabIndex = 0;
-    const open = () => setTriggerValue("open", Number(tile.dataset.index));
+    const open = () => { if (root._open) root._open(Number(tile.dataset.index)); };
     tile.onclick = open;
     tile.onkeydown = (e) => { if (e.key === "Enter") open(); };
   });
