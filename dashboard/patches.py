@@ -164,20 +164,35 @@ def install_canvas_fix() -> None:
 
 def scroll_script(key: str, nonce: int) -> str:
     """A script that scrolls the container with ``key`` (class ``st-key-<key>``) to the top of
-    the view once it is on the page (``nonce`` makes each request a new element, so it runs again)."""
+    the view once it is on the page (``nonce`` makes each request a new element, so it runs again).
+
+    It keeps it there while the content around it arrives, for at most 3 s, and stops for good as
+    soon as anything else scrolls the page (the reader's wheel, a key, a click that scrolls a
+    button into view): it never pulls the view back from the reader. When it stops it records
+    ``window.__stScrolled[<key>] = <nonce>``."""
     selector = json.dumps(f".st-key-{key}")
     return f"""<script data-nonce="{int(nonce)}">
 (() => {{
-  // Until the container is at the top of the view (the content below it may still be arriving),
-  // for at most 3 s.
   const deadline = performance.now() + 3000;
+  const done = () => {{ (window.__stScrolled = window.__stScrolled || {{}})[{json.dumps(key)}] = {int(nonce)}; }};
+  const scroller = (el) => {{
+    for (let p = el.parentElement; p; p = p.parentElement) {{
+      const y = getComputedStyle(p).overflowY;
+      if ((y === "auto" || y === "scroll") && p.scrollHeight > p.clientHeight) return p;
+    }}
+    return document.scrollingElement;
+  }};
+  let left = null;  // the scroll position this script left
   const go = () => {{
     const el = document.querySelector({selector});
     if (el) {{
+      const box = scroller(el);
+      if (left !== null && Math.abs(box.scrollTop - left) > 2) return done();  // scrolled by someone else
       el.scrollIntoView({{block: "start", behavior: "instant"}});
-      if (Math.abs(el.getBoundingClientRect().top) < 80) return;
+      left = box.scrollTop;
+      if (Math.abs(el.getBoundingClientRect().top) < 80) return done();
     }}
-    if (performance.now() < deadline) requestAnimationFrame(go);
+    if (performance.now() < deadline) requestAnimationFrame(go); else done();
   }};
   requestAnimationFrame(go);
 }})();

@@ -77,6 +77,26 @@ def test_difference_cell_and_quadrant_open_their_digits(page, server, sample_mod
     assert no_exception_shown(page)
 
 
+def test_a_gallery_brought_into_view_never_pulls_the_view_back_from_the_reader(page, server, sample_models, sample_data):
+    """A click on a cell scrolls its gallery into view and keeps it there while the page
+    finishes; the reader scrolling back up at once stops that. It pulled the view back to the
+    gallery for 3 s, so a click on the quadrant buttons above it was lost now and then."""
+    pa, pb = (predictions_of(sample_models[n], sample_data) for n in ("knn", "sgd"))
+    goto(page, f"{server.url}/Compare_models?a=knn&b=sgd", "Compare models")
+    cell = next(c for c in (difference_cell(pa, pb, t, p) for t in range(10) for p in range(10) if t != p)
+                if 2 <= len(c.indices) <= 40)
+    page.locator(CELLS).nth(99).wait_for(state="attached")
+    box = page.locator(CELLS).nth(cell.true * 10 + cell.predicted).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.locator("h3").filter(has_text=re.compile(r"^true \d → predicted \d: ")).first.wait_for()
+    page.locator(".digit-tile").first.wait_for()
+    page.mouse.move(1300, 600)
+    page.mouse.wheel(0, -20_000)  # the reader scrolls back up while the gallery is still arriving
+    page.wait_for_function("() => !!(window.__stScrolled && window.__stScrolled.cmp_gallery)")  # the script let go
+    settle(page, timeout=180)
+    expect(page.get_by_role("button", name=re.compile(r"^only A right: "))).to_be_in_viewport()
+
+
 def test_a_mark_on_a_suspect_is_saved_and_survives_a_reload(page, server, sample_models, sample_data, sample_models_dir):
     folder, _ = sample_models_dir
     preds = {n: predictions_of(m, sample_data) for n, m in sample_models.items()}
