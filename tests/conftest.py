@@ -378,8 +378,11 @@ def browser_context(browser):
         context.close()
 
 
-def _watched(page, server):
-    """Yield ``page``; after the test, fail it on console errors or server-log problems."""
+def _watched_tab(context, server):
+    """Yield a new tab in ``context``; after the test, close it and fail the test on console errors
+    or server-log problems."""
+    page = context.new_page()
+    page.set_default_timeout(60_000)
     errors: list[str] = []
 
     def on_console(msg):
@@ -389,18 +392,13 @@ def _watched(page, server):
         if not any(rule(msg.text, url) for rule in _BENIGN):
             errors.append(f"{msg.text} ({url})")
 
-    def on_error(exc):
-        errors.append(f"page error: {exc}")
-
     page.on("console", on_console)
-    page.on("pageerror", on_error)
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
     log_start = len(server.log())
     try:
         yield page
     finally:
-        if not page.is_closed():
-            page.remove_listener("console", on_console)
-            page.remove_listener("pageerror", on_error)
+        page.close()
     new_log = server.log()[log_start:]
     assert not errors, "browser console errors:\n" + "\n".join(errors)
     assert not _LOG_PROBLEM.search(new_log), f"server log:\n{new_log}"
@@ -410,22 +408,15 @@ def _watched(page, server):
 def page(browser_context, server):
     """A new tab (a new Streamlit session, an empty history) in the worker's browser. Fails the
     test on console errors or server-log problems."""
-    page = browser_context.new_page()
-    page.set_default_timeout(60_000)
-    try:
-        yield from _watched(page, server)
-    finally:
-        page.close()
+    yield from _watched_tab(browser_context, server)
 
 
 @pytest.fixture
 def fresh_page(browser, server):
     """:func:`page` in a new browser profile: nothing cached, nothing in localStorage (a first visit)."""
     context = new_context(browser, viewport=VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
     try:
-        yield from _watched(page, server)
+        yield from _watched_tab(context, server)
     finally:
         context.close()
 

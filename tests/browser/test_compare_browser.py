@@ -32,17 +32,22 @@ def tile_indices(page) -> list[int]:
     return [int(i) for i in page.locator(".digit-tile").evaluate_all("els => els.map(e => e.dataset.index)")]
 
 
+def click_a_difference_cell(page, pa, pb):
+    """Click the first off-diagonal cell of the difference matrix with 2 to 40 digits; its DifferenceCell."""
+    cell = next(c for c in (difference_cell(pa, pb, t, p) for t in range(10) for p in range(10) if t != p)
+                if 2 <= len(c.indices) <= 40)
+    page.locator(CELLS).nth(99).wait_for(state="attached")
+    box = page.locator(CELLS).nth(cell.true * 10 + cell.predicted).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    return cell
+
+
 def test_difference_cell_and_quadrant_open_their_digits(page, server, sample_models, sample_data):
     a, b = "knn", "sgd"
     pa, pb = (predictions_of(sample_models[n], sample_data) for n in (a, b))
     goto(page, f"{server.url}/Compare_models?a={a}&b={b}", "Compare models")
     assert no_exception_shown(page)
-    cell = next(c for c in (difference_cell(pa, pb, t, p) for t in range(10) for p in range(10) if t != p)
-                if 2 <= len(c.indices) <= 40)
-
-    page.locator(CELLS).nth(99).wait_for(state="attached")
-    box = page.locator(CELLS).nth(cell.true * 10 + cell.predicted).bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    cell = click_a_difference_cell(page, pa, pb)
     settle(page, timeout=180)
     page.mouse.move(5, 5)
     heading = page.locator("h3").filter(has_text=re.compile(r"^true \d → predicted \d: "))
@@ -83,11 +88,7 @@ def test_a_gallery_brought_into_view_never_pulls_the_view_back_from_the_reader(p
     gallery for 3 s, so a click on the quadrant buttons above it was lost now and then."""
     pa, pb = (predictions_of(sample_models[n], sample_data) for n in ("knn", "sgd"))
     goto(page, f"{server.url}/Compare_models?a=knn&b=sgd", "Compare models")
-    cell = next(c for c in (difference_cell(pa, pb, t, p) for t in range(10) for p in range(10) if t != p)
-                if 2 <= len(c.indices) <= 40)
-    page.locator(CELLS).nth(99).wait_for(state="attached")
-    box = page.locator(CELLS).nth(cell.true * 10 + cell.predicted).bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    click_a_difference_cell(page, pa, pb)
     page.locator("h3").filter(has_text=re.compile(r"^true \d → predicted \d: ")).first.wait_for()
     page.locator(".digit-tile").first.wait_for()
     page.mouse.move(1300, 600)
